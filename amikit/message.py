@@ -1,0 +1,244 @@
+"""One AMI message: a response, an event or an action, with its headers in wire order.
+
+AMI headers are case-insensitive and may repeat (``Output``, ``Variable``,
+``ChanVariable``); a dict loses both facts. :class:`Message` keeps every
+``(name, value)`` pair exactly as it came, in order, and offers mapping-style lookup on
+top. It does no I/O and knows nothing about HTTP.
+
+    >>> msg = Message([("Response", "Success"), ("Output", "line 1"), ("Output", "line 2")])
+    >>> msg["response"], msg.getall("OUTPUT"), msg.ok
+    ('Success', ['line 1', 'line 2'], True)
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, overload
+
+__all__ = ["SECRET_HEADERS", "Message"]
+
+#: Header names whose values never appear in a repr (compared case-insensitively).
+SECRET_HEADERS = frozenset({"secret", "key"})
+_MASK = "********"
+_REPR_HEADERS = 6
+_OK_RESPONSES = frozenset({"success", "goodbye", "follows"})
+_MISSING: Any = object()
+
+HeaderPairs = Iterable[tuple[str, str]]
+
+
+class Message(Mapping[str, str]):
+    """An AMI message: ordered ``(name, value)`` headers, repeated names kept.
+
+    Build one from pairs or a mapping (a list value repeats the header)::
+
+        >>> Message({"Action": "Originate", "Variable": ["A=1", "B=2"]}).headers
+        [('Action', 'Originate'), ('Variable', 'A=1'), ('Variable', 'B=2')]
+
+    Lookup (``msg[name]``, ``msg.get``, ``in``) ignores case and returns the first value;
+    :meth:`getall` returns every value of a repeated header. Iteration and ``len`` see each
+    name once, in the spelling it first had. Parsers build messages lazily: the header list
+    is made from the message's text the first time it is read.
+
+    Attributes:
+        body: the free text of a legacy ``Response: Follows`` reply (``None`` otherwise).
+        received_at: epoch seconds at which amikit received the message live, or ``None``.
+    """
+
+    __slots__ = ("_defects", "_events", "_headers", "_index", "_sep", "_text", "body",
+                 "received_at")
+
+    def __init__(
+        self,
+        headers: HeaderPairs | Mapping[str, str | list[str]] = (),
+        *,
+        body: str | None = None,
+        defects: Iterable[str] = (),
+    ) -> None:
+        pairs: list[tuple[str, str]] = []
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        for item in items:
+            name, value = item
+            values = value if isinstance(value, list | tuple) else [value]
+            for one in values:
+                if not isinstance(name, str) or not isinstance(one, str):
+                    raise TypeError(
+                        f"Message headers are (str, str) pairs, got ({name!r}, {one!r})"
+                    )
+                pairs.append((name, one))
+        self._headers: list[tuple[str, str]] | None = pairs
+        self._text: str | None = None
+        self._sep = "\r\n"
+        self._index: dict[str, str] | None = None
+        self._defects: list[str] = list(defects)
+        self._events: list[Message] | None = None
+        self.body = body
+        self.received_at: float | None = None
+
+    @classmethod
+    def _from_text(cls, text: str, sep: str, defects: list[str] | None = None) -> Message:
+        """A message whose headers are parsed from ``text`` on first use (parsers' fast path)."""
+        msg = object.__new__(cls)
+        msg._text = text
+        msg._sep = sep
+        msg._headers = None
+        msg._index = None
+        msg._defects = defects if defects is not None else []
+        msg._events = None
+        msg.body = None
+        msg.received_at = None
+        return msg
+
+    # -- the header list -------------------------------------------------------------
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every ``(name, value)`` pair in wire order, repeated names kept."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = self._split_text()
+        return headers
+
+    def _split_text(self) -> list[tuple[str, str]]:
+        # The name is what precedes the first ":"; the value is what follows ": " (or ":"
+        # alone). Nothing is trimmed or re-cased: the wire is the truth.
+        headers: list[tuple[str, str]] = []
+        append = headers.append
+        assert self._text is not None
+        for line in self._text.split(self._sep):
+            name, colon, rest = line.partition(":")
+            if colon:
+                append((name, rest[1:] if rest[:1] == " " else rest))
+            elif line:
+                self._defects.append(f"line without a colon kept out of headers: {line!r}")
+        return headers
+
+    @property
+    def defects(self) -> list[str]:
+        """What the parser found wrong with this message (empty when it was clean)."""
+        if self._headers is None:
+            self.headers  # noqa: B018 - splitting the text is what finds line defects
+        return self._defects
+
+    @property
+    def events(self) -> list[Message]:
+        """The item events of a list reply (``EventList: start``), in order; else empty."""
+        if self._events is None:
+            self._events = []
+        return self._events
+
+    @events.setter
+    def events(self, events: list[Message]) -> None:
+        self._events = list(events)
+
+    # -- mapping behaviour ----------------------------------------------------------------
+    def _lookup(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            # reversed: for a repeated name the first value is written last and so wins
+            index = self._index = {n.lower(): v for n, v in reversed(self.headers)}
+        return index
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self._lookup()[name.lower()]
+        except KeyError:
+            raise KeyError(name) from None
+        except AttributeError:
+            raise KeyError(name) from None
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: Any) -> Any: ...
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The first value of ``name`` (any case), or ``default``."""
+        return self._lookup().get(name.lower(), default) if isinstance(name, str) else default
+
+    def getall(self, name: str) -> list[str]:
+        """Every value of ``name`` (any case), in wire order; ``[]`` when absent.
+
+        >>> Message([("Output", "a"), ("output", "b")]).getall("Output")
+        ['a', 'b']
+        """
+        key = name.lower()
+        return [v for n, v in self.headers if n.lower() == key]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lookup()
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for name, _ in self.headers:
+            key = name.lower()
+            if key not in seen:
+                seen.add(key)
+                yield name
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return self.headers == other.headers and self.body == other.body
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a dict
+
+    # -- what kind of message --------------------------------------------------------
+    @property
+    def is_event(self) -> bool:
+        """True for an event (it has an ``Event`` header)."""
+        return "event" in self._lookup()
+
+    @property
+    def is_response(self) -> bool:
+        """True for a reply to an action (it has a ``Response`` header)."""
+        return "response" in self._lookup()
+
+    @property
+    def is_action(self) -> bool:
+        """True for an action (it has an ``Action`` header)."""
+        return "action" in self._lookup()
+
+    @property
+    def name(self) -> str | None:
+        """The event's name (``Newchannel``), the action's name for an action, else None."""
+        index = self._lookup()
+        return index.get("event", index.get("action"))
+
+    @property
+    def action_id(self) -> str | None:
+        """The ``ActionID`` header, or None."""
+        return self._lookup().get("actionid")
+
+    @property
+    def ok(self) -> bool:
+        """True when ``Response`` is Success, Goodbye or Follows."""
+        response = self._lookup().get("response")
+        return response is not None and response.lower() in _OK_RESPONSES
+
+    # -- display ---------------------------------------------------------------------
+    def _shown_headers(self) -> list[tuple[str, str]]:
+        return [(n, _MASK if n.lower() in SECRET_HEADERS else v) for n, v in self.headers]
+
+    def __repr__(self) -> str:
+        shown = self._shown_headers()
+        parts = [f"{n}={v!r}" for n, v in shown[:_REPR_HEADERS]]
+        if len(shown) > _REPR_HEADERS:
+            parts.append(f"... +{len(shown) - _REPR_HEADERS} more")
+        if self.body is not None:
+            parts.append(f"body={len(self.body)} chars")
+        return f"<Message {' '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(n)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for n, v in self._shown_headers()
+        )
+        body = f"<pre>{html.escape(self.body)}</pre>" if self.body is not None else ""
+        return f"<table class='amikit-message'>{rows}</table>{body}"

@@ -1,0 +1,477 @@
+"""An AMI-over-HTTP session with no I/O: what to send, and what a reply means.
+
+Both clients (:class:`amikit.AMIClient` for cells, :class:`amikit.AsyncAMIClient` for live
+widgets) drive the same :class:`SessionCore`. Its operations are *flows*: generators that
+yield an :class:`HTTPRequest` (or a :class:`Sleep`) and are sent back an
+:class:`HTTPResponse`; a transport failure is thrown into them as
+:class:`~amikit.errors.ConnectionLost`. A flow's return value is the result. So the rules
+live once, here, and each client only moves bytes:
+
+* cookie sessions log in with the Login action and carry ``mansession_id``; digest
+  sessions answer Asterisk's challenge and need no Login;
+* **re-login**: ``Permission denied`` *with a new* ``mansession_id`` means the server
+  dropped the session (idle longer than httptimeout, a restart): log in once more, repeat
+  the request, record a :class:`Gap`. With the cookie unchanged it is a real permission
+  error: :class:`~amikit.errors.PermissionDenied`, never a loop;
+* a new digest nonce after the first also starts a new server session: a :class:`Gap`;
+* list actions (``EventList: start``) are collected to their ``EventList: Complete``
+  event by rule, and ``ListItems`` is checked;
+* one WaitEvent in flight per session; polling pauses after an empty answer and backs off
+  when the server is down, then gives up with :class:`~amikit.errors.ConnectionLost`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from amikit import actions
+from amikit.digest import DigestChallenge, authorization, parse_challenge
+from amikit.errors import (
+    ActionFailed,
+    AuthenticationError,
+    ClientBusy,
+    ConnectionLost,
+    HTTPStatusError,
+    InvalidAction,
+    PermissionDenied,
+    ProtocolError,
+    SessionExpired,
+)
+from amikit.message import Message
+from amikit.protocol import action_headers, parse_mxml, parse_rawman
+
+__all__ = ["Gap", "HTTPRequest", "HTTPResponse", "SessionCore", "Sleep"]
+
+log = logging.getLogger("amikit.session")
+
+Encoding = Literal["rawman", "mxml"]
+Auth = Literal["cookie", "digest"]
+T = TypeVar("T")
+
+#: Asterisk refuses a request line over 4096 bytes and a body over 40960 (main/http.c).
+MAX_REQUEST_LINE = 4096
+MAX_BODY = 40960
+_COOKIE = "mansession_id"
+_NO_SESSION_ACTIONS = frozenset({"login", "logoff", "challenge"})
+_PERMISSION_DENIED = "permission denied"
+
+
+@dataclass(frozen=True)
+class HTTPRequest:
+    """One HTTP request a flow wants sent. ``content`` set means a POST form."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+    timeout: float
+
+
+@dataclass(frozen=True)
+class HTTPResponse:
+    """What came back: status, headers (lower-case names) and the body bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """A flow asks its driver to wait this long before going on."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A moment where events may have been missed: the server session was replaced."""
+
+    at: float  # epoch seconds
+    reason: str
+
+
+Flow = Generator[HTTPRequest | Sleep, Any, T]
+
+
+@dataclass
+class _State:
+    cookie: str | None = None
+    logged_in: bool = False
+    challenge: DigestChallenge | None = None
+    nc: int = 0
+    waiting: bool = False
+    gaps: list[Gap] = field(default_factory=list)
+
+
+class SessionCore:
+    """The rules of one AMI session over HTTP, as flows (see the module docstring).
+
+    ``url`` is the server's base URL (scheme, host, port, any http.conf ``prefix``; e.g.
+    ``http://127.0.0.1:8088``). ``clock`` and ``wall`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        secret: str,
+        *,
+        encoding: Encoding = "rawman",
+        auth: Auth = "cookie",
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"url must be a base URL like http://127.0.0.1:8088, not {url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"url must have no query or fragment: {url!r}")
+        if encoding not in ("rawman", "mxml"):
+            raise ValueError(f"encoding must be 'rawman' or 'mxml', not {encoding!r}")
+        if auth not in ("cookie", "digest"):
+            raise ValueError(f"auth must be 'cookie' or 'digest', not {auth!r}")
+        self.url = url.rstrip("/")
+        self.username = username
+        self._secret = secret
+        self.encoding: Encoding = encoding
+        self.auth: Auth = auth
+        self.timeout = timeout
+        self._clock = clock
+        self._wall = wall
+        #: the URL requests go to (``…/rawman``, ``…/amxml`` …)
+        self.endpoint = self.url + ("/a" if auth == "digest" else "/") + encoding
+        self._path = urlsplit(self.endpoint).path
+        self._ids = itertools.count(1)
+        self._id_prefix = f"amikit-{os.getpid():x}-{secrets.token_hex(2)}"
+        self._lock = threading.Lock()
+        self._state = _State()
+
+    # -- public state ----------------------------------------------------------------
+    @property
+    def logged_in(self) -> bool:
+        return self._state.logged_in
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """Moments where the server session was replaced and events may be missing."""
+        return self._state.gaps
+
+    def __repr__(self) -> str:
+        state = "logged in" if self._state.logged_in else "not logged in"
+        return f"{self.endpoint} user={self.username!r} {self.auth} auth, {state}"
+
+    # -- flows -----------------------------------------------------------------------
+    def login_flow(self) -> Flow[Message]:
+        """Log in: the Login action (cookie) or a first authenticated Ping (digest)."""
+        if self.auth == "digest":
+            reply = yield from self._exchange("Ping", {}, timeout=self.timeout)
+            self._state.logged_in = True
+            return self._checked("Ping", reply)
+        # a fresh session: a stale cookie would only be replaced by the server anyway
+        self._state.cookie = None
+        reply = yield from self._exchange(
+            "Login", {"Username": self.username, "Secret": self._secret}, timeout=self.timeout
+        )
+        if not reply.ok:
+            self._state.logged_in = False
+            raise AuthenticationError(
+                f"Login refused for user {self.username!r} at {self.endpoint}: "
+                f"{reply.get('Message', 'no reason given')}"
+            )
+        self._state.logged_in = True
+        return reply
+
+    def logoff_flow(self) -> Flow[Message]:
+        """Log off and forget the session."""
+        try:
+            reply = yield from self._exchange("Logoff", {}, timeout=self.timeout)
+        finally:
+            self._state.logged_in = False
+            self._state.cookie = None
+            self._state.challenge = None
+        return reply
+
+    def action_flow(
+        self, name: str, headers: Mapping[str, Any] | None = None, *, check: bool = True
+    ) -> Flow[Message]:
+        """Send one action and return its reply (list items in ``reply.events``).
+
+        Raises :class:`~amikit.errors.ActionFailed` on ``Response: Error`` when ``check``.
+        """
+        headers = actions.canonical_headers(name, dict(headers or {}))
+        actions.check_required(name, headers)
+        lowered = name.lower()
+        if lowered == "waitevent":
+            reply = yield from self._wait_flow(_seconds(headers.get("Timeout"), 20.0), headers)
+            if reply is None:
+                return Message(defects=["WaitEvent kicked out by a newer WaitEvent (empty body)"])
+            return self._checked(name, reply) if check else reply
+        if lowered == "login":
+            return (yield from self.login_flow())
+        if lowered == "logoff":
+            return (yield from self.logoff_flow())
+        reply = yield from self._with_session(name, headers, self._action_timeout(headers))
+        return self._checked(name, reply) if check else reply
+
+    def wait_event_flow(self, timeout: float = 20.0) -> Flow[list[Message]]:
+        """One WaitEvent: the events it returns, ``[]`` when it timed out or was kicked out."""
+        reply = yield from self._wait_flow(timeout, {})
+        if reply is None:  # kicked out by a newer WaitEvent on the same session
+            return []
+        events = self._checked("WaitEvent", reply).events
+        now = self._wall()
+        for event in events:
+            event.received_at = now
+        return events
+
+    def _wait_flow(self, timeout: float, headers: Mapping[str, Any]) -> Flow[Message | None]:
+        with self._lock:
+            if self._state.waiting:
+                raise ClientBusy(
+                    "a WaitEvent is already in flight on this session; Asterisk keeps one "
+                    "waiter per session (open a second client for a second poller)"
+                )
+            self._state.waiting = True
+        try:
+            return (yield from self._with_session(
+                "WaitEvent", {**headers, "Timeout": int(timeout)}, timeout + self.timeout
+            ))
+        finally:
+            self._state.waiting = False
+
+    def poll_flow(
+        self, timeout: float = 20.0, *, pause: float = 0.5, give_up_after: float = 30.0
+    ) -> Flow[list[Message]]:
+        """A WaitEvent that never spins and rides out a server that is briefly down.
+
+        An empty answer that came back at once is followed by ``pause`` seconds of rest.
+        When the server cannot be reached, retries back off (0.5 s, 1 s, 2 s … 8 s) for
+        up to ``give_up_after`` seconds, then :class:`~amikit.errors.ConnectionLost`.
+        """
+        failures = 0
+        down_since: float | None = None
+        while True:
+            started = self._clock()
+            try:
+                events = yield from self.wait_event_flow(timeout)
+            except ConnectionLost as exc:
+                now = self._clock()
+                down_since = now if down_since is None else down_since
+                if now - down_since >= give_up_after:
+                    raise ConnectionLost(
+                        f"{self.endpoint} unreachable for {now - down_since:.0f} s; gave up "
+                        f"polling ({exc})"
+                    ) from exc
+                yield Sleep(min(0.5 * 2**failures, 8.0))
+                failures += 1
+                continue
+            if down_since is not None:
+                self._gap(f"server unreachable for {self._clock() - down_since:.1f} s")
+            if not events and self._clock() - started < pause:
+                yield Sleep(pause)
+            return events
+
+    # -- the rules -------------------------------------------------------------------
+    def _with_session(
+        self, name: str, headers: Mapping[str, Any], timeout: float
+    ) -> Flow[Message | None]:
+        """Send an action inside a logged-in session, logging in again once if it was lost."""
+        if self.auth == "digest":
+            return (yield from self._exchange(name, headers, timeout=timeout))
+        if not self._state.logged_in and name.lower() not in _NO_SESSION_ACTIONS:
+            yield from self.login_flow()
+        sent_cookie = self._state.cookie
+        reply = yield from self._exchange(name, headers, timeout=timeout)
+        if reply is None or not _is_permission_denied(reply) or self._state.cookie == sent_cookie:
+            return reply  # with the cookie unchanged, Permission denied is a real one
+        self._gap(f"session lost (Permission denied with a new {_COOKIE}); logged in again")
+        log.info("session at %s was lost; logging in again", self.endpoint)
+        yield from self.login_flow()
+        login_cookie = self._state.cookie
+        again = yield from self._exchange(name, headers, timeout=timeout)
+        if again is not None and _is_permission_denied(again) and self._state.cookie != login_cookie:
+            raise SessionExpired(f"{self.endpoint} dropped the session again right after Login")
+        return again
+
+    def _exchange(
+        self, name: str, headers: Mapping[str, Any], *, timeout: float
+    ) -> Flow[Message | None]:
+        """One request and its parsed reply; digest challenges answered on the way."""
+        pairs = action_headers(name, headers)
+        if not any(h.lower() == "actionid" for h, _ in pairs):
+            pairs.insert(1, ("ActionID", f"{self._id_prefix}-{next(self._ids)}"))
+        for _ in range(3):
+            request = self._request(pairs, timeout)
+            response = yield request
+            if response.status == 401 and self.auth == "digest":
+                self._take_challenge(response, answered="Authorization" in request.headers)
+                continue
+            return self._read(name, response)
+        raise AuthenticationError(f"digest authentication at {self.endpoint} kept failing")
+
+    def _request(self, pairs: list[tuple[str, str]], timeout: float) -> HTTPRequest:
+        query = urlencode(pairs)
+        headers: dict[str, str] = {}
+        if self.auth == "cookie" and self._state.cookie is not None:
+            headers["Cookie"] = f'{_COOKIE}="{self._state.cookie}"'
+        target = f"{self._path}?{query}"
+        # GET as the book does; a POST form when the request line would be too long for
+        # Asterisk (a POST's query string is ignored, so everything goes in the body).
+        if len(f"GET {target} HTTP/1.1\r\n".encode()) <= MAX_REQUEST_LINE:
+            method, url, content, uri = "GET", self.endpoint + "?" + query, None, target
+        else:
+            content = query.encode()
+            if len(content) > MAX_BODY:
+                raise InvalidAction(
+                    f"action {pairs[0][1]!r} is {len(content)} bytes encoded; Asterisk "
+                    f"accepts at most {MAX_BODY}"
+                )
+            method, url, uri = "POST", self.endpoint, self._path
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.auth == "digest" and self._state.challenge is not None:
+            with self._lock:
+                self._state.nc += 1
+                nc = self._state.nc
+            headers["Authorization"] = authorization(
+                self._state.challenge, self.username, self._secret, method, uri,
+                nc=nc, cnonce=secrets.token_hex(8),
+            )
+        return HTTPRequest(method, url, headers, content, timeout)
+
+    def _take_challenge(self, response: HTTPResponse, *, answered: bool) -> None:
+        header = response.headers.get("www-authenticate")
+        if header is None:
+            raise HTTPStatusError(f"{self.endpoint} answered 401 without a challenge", status_code=401)
+        challenge = parse_challenge(header)
+        if answered and not challenge.stale:
+            raise AuthenticationError(
+                f"digest authentication refused for user {self.username!r} at {self.endpoint}"
+            )
+        if self._state.challenge is not None:
+            self._gap("new digest nonce: the server started a new session")
+        self._state.challenge = challenge
+        self._state.nc = 0
+
+    def _read(self, name: str, response: HTTPResponse) -> Message | None:
+        if response.status != 200:
+            raise HTTPStatusError(_status_text(self.endpoint, response.status),
+                                  status_code=response.status)
+        cookie = _cookie_from(response.headers.get("set-cookie"))
+        if cookie is not None:
+            self._state.cookie = cookie
+        if not response.body:
+            if name.lower() == "waitevent":
+                return None
+            raise ProtocolError(f"empty reply to {name} from {self.endpoint}")
+        parse = parse_rawman if self.encoding == "rawman" else parse_mxml
+        try:
+            messages = parse(response.body)
+        except ProtocolError as exc:
+            raise ProtocolError(f"reply to {name} from {self.endpoint}: {exc}",
+                                messages=exc.messages) from None
+        return _collect(name, messages)
+
+    def _checked(self, name: str, reply: Message) -> Message:
+        if reply.get("Response", "").lower() != "error":
+            return reply
+        text = reply.get("Message", "no message")
+        kind = PermissionDenied if text.lower() == _PERMISSION_DENIED else ActionFailed
+        raise kind(name, text, reply=reply)
+
+    def _action_timeout(self, headers: Mapping[str, Any]) -> float:
+        # A synchronous Originate blocks the HTTP request until answer or its Timeout.
+        if "Timeout" in headers and not _truthy(headers.get("Async")):
+            return self.timeout + _seconds(headers["Timeout"], 30000.0) / 1000
+        return self.timeout
+
+    def _gap(self, reason: str) -> None:
+        self._state.gaps.append(Gap(self._wall(), reason))
+
+
+# -- pure helpers ------------------------------------------------------------------------
+def _collect(name: str, messages: list[Message]) -> Message:
+    """The reply, with the events that follow it in the body collected into ``reply.events``.
+
+    A list (``EventList: start``) runs to the event with ``EventList: Complete``, whose
+    ``ListItems`` must match; a WaitEvent runs to ``WaitEventComplete``.
+    """
+    if not messages or not messages[0].is_response:
+        first = messages[0].headers[:3] if messages else []
+        raise ProtocolError(f"reply to {name} does not start with a Response header: {first}")
+    reply, rest = messages[0], messages[1:]
+    if (reply.get("EventList") or "").lower() == "start":
+        for i, event in enumerate(rest):
+            if (event.get("EventList") or "").lower() == "complete":
+                reply.events = rest[:i]
+                _check_list_items(name, event, i)
+                reply.events.append(event)
+                return reply
+        raise ProtocolError(f"{name} list not complete: no event with EventList: Complete "
+                            f"after {len(rest)} items", messages=messages)
+    if name.lower() == "waitevent" and reply.ok:
+        if not rest or rest[-1].name != "WaitEventComplete":
+            raise ProtocolError("WaitEvent reply does not end with WaitEventComplete",
+                                messages=messages)
+        reply.events = rest[:-1]
+    elif rest:
+        reply.events = rest
+    return reply
+
+
+def _check_list_items(name: str, complete: Message, count: int) -> None:
+    stated = complete.get("ListItems")
+    if stated is not None and stated.strip().isdigit() and int(stated) != count:
+        raise ProtocolError(f"{name} list: {complete.name} says ListItems {stated}, "
+                            f"{count} items arrived")
+
+
+def _is_permission_denied(reply: Message) -> bool:
+    return (reply.get("Response", "").lower() == "error"
+            and reply.get("Message", "").lower() == _PERMISSION_DENIED)
+
+
+def _cookie_from(set_cookie: str | None) -> str | None:
+    if not set_cookie:
+        return None
+    for part in set_cookie.split(";"):
+        name, eq, value = part.strip().partition("=")
+        if eq and name.strip().lower() == _COOKIE:
+            return value.strip().strip('"')
+    return None
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"yes", "true", "y", "t", "1", "on"}
+    return bool(value)
+
+
+def _seconds(value: Any, default: float) -> float:
+    """A Timeout header's number (``default`` when absent)."""
+    if value is None or value == "":
+        return default
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        raise InvalidAction(f"Timeout must be a number, not {value!r}", header="Timeout") from None
+
+
+def _status_text(endpoint: str, status: int) -> str:
+    if status == 404:
+        return (f"{endpoint} answered 404 Not Found: HTTP AMI is not enabled there, or the URL "
+                "or its prefix is wrong. On the server: manager.conf [general] enabled=yes and "
+                "webenabled=yes; http.conf [general] enabled=yes (and check prefix=)")
+    if status == 403:
+        return f"{endpoint} answered 403 Forbidden: an http.conf ACL refuses this address"
+    return f"{endpoint} answered HTTP {status}; AMI itself always answers 200"

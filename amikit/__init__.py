@@ -18,6 +18,7 @@ from amikit.protocol import (
     parse_manager_html,
     parse_mxml,
     parse_rawman,
+    parse_recording,
 )
 from amikit.session import Gap
 
@@ -37,4 +38,5 @@ __all__ = [
     "parse_manager_html",
     "parse_mxml",
     "parse_rawman",
+    "parse_recording",
 ]

@@ -51,10 +51,11 @@ def _then(flow: Flow[T], fn: Callable[[T], U]) -> Flow[U]:
     return fn((yield from flow))
 
 
-def _no_cookie_jar() -> httpx.Cookies:
+def _no_cookie_jar() -> CookieJar:
     # The session cookie is the core's business (it must see when the server replaces
-    # it), so httpx keeps none of its own.
-    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+    # it), so httpx keeps none of its own. (A CookieJar, not httpx.Cookies: httpx copies
+    # the latter into a jar with the default policy.)
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def _response(raw: httpx.Response) -> HTTPResponse:
@@ -234,9 +235,8 @@ class AMIClient(_Actions):
     A context manager: logs in on enter, logs off on exit. Used without ``with`` it logs in
     at the first action. ::
 
-        >>> with AMIClient("http://127.0.0.1:8088", "hello", "world") as ami:  # doctest: +SKIP
-        ...     ami.ping()["Ping"]
-        'Pong'
+        with AMIClient("http://127.0.0.1:8088", "hello", "world") as ami:
+            ami.ping()["Ping"]          # 'Pong'
     """
 
     def _http_client(self, transport: httpx.BaseTransport | None) -> httpx.Client:

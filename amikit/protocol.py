@@ -44,6 +44,7 @@ __all__ = [
     "parse_manager_html",
     "parse_mxml",
     "parse_rawman",
+    "parse_recording",
 ]
 
 _END_COMMAND = "--END COMMAND--"
@@ -166,6 +167,27 @@ def _follows_message(text: str, sep: str, defects: list[str] | None) -> Message:
     if not end:
         defects.append("Response: Follows without --END COMMAND-- (truncated stream?)")
     return Message(headers, body=body, defects=defects)
+
+
+def parse_recording(data: bytes | str) -> list[Message]:
+    """Parse a recorded body or stream in whichever encoding it is in.
+
+    ``<ajax-response>`` documents are read as mxml, an HTML page as ``/manager`` output,
+    anything else as rawman text (a TCP session's banner line is taken off first).
+
+        >>> [m.name for m in parse_recording(b"Asterisk Call Manager/12.0.0\\r\\nEvent: A\\r\\n\\r\\n")]
+        ['A']
+        >>> parse_recording("<ajax-response>\\n</ajax-response>\\n")
+        []
+    """
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
+    head = raw.lstrip()[:64].lower()
+    if head.startswith(b"<ajax-response"):
+        return parse_mxml(raw)
+    if head.startswith((b"<title", b"<!doctype", b"<html")):
+        return parse_manager_html(raw)
+    reader = StreamReader()
+    return reader.feed(raw) + reader.close()
 
 
 class StreamReader:

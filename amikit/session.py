@@ -63,6 +63,8 @@ MAX_BODY = 40960
 _COOKIE = "mansession_id"
 _NO_SESSION_ACTIONS = frozenset({"login", "logoff", "challenge"})
 _PERMISSION_DENIED = "permission denied"
+#: Headers whose values must not travel in a URL, where logs and proxies keep them.
+_SECRET_HEADERS = frozenset({"secret", "key"})
 
 
 @dataclass(frozen=True)
@@ -327,8 +329,10 @@ class SessionCore:
             headers["Cookie"] = f'{_COOKIE}="{self._state.cookie}"'
         target = f"{self._path}?{query}"
         # GET as the book does; a POST form when the request line would be too long for
-        # Asterisk (a POST's query string is ignored, so everything goes in the body).
-        if len(f"GET {target} HTTP/1.1\r\n".encode()) <= MAX_REQUEST_LINE:
+        # Asterisk (a POST's query string is ignored, so everything goes in the body) or
+        # when it carries a secret, which a URL would leave in every log on the way.
+        secret = any(name.lower() in _SECRET_HEADERS for name, _ in pairs)
+        if not secret and len(f"GET {target} HTTP/1.1\r\n".encode()) <= MAX_REQUEST_LINE:
             method, url, content, uri = "GET", self.endpoint + "?" + query, None, target
         else:
             content = query.encode()

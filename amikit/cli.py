@@ -1,0 +1,148 @@
+"""The ``amikit`` command line.
+
+    amikit decode FILE            print a recorded AMI body or stream (rawman, mxml, HTML, TCP)
+    amikit send URL ACTION [Header=value ...]
+                                  send one action and print the reply
+    amikit version
+
+Credentials for ``send`` come from ``--user`` / ``AMIKIT_USER`` and ``AMIKIT_SECRET`` (or a
+prompt that does not echo); a secret is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from importlib import resources
+
+from amikit import __version__
+from amikit.client import AMIClient
+from amikit.errors import AMIError
+from amikit.message import SECRET_HEADERS, Message
+from amikit.protocol import parse_recording
+
+__all__ = ["main"]
+
+SAMPLE = "sample_originate.rawman"
+
+
+def _print_messages(messages: Iterable[Message], as_json: bool, out=None) -> int:
+    out = out or sys.stdout
+    count = 0
+    for msg in messages:
+        shown = [(n, "********" if n.lower() in SECRET_HEADERS else v) for n, v in msg.headers]
+        if as_json:
+            out.write(json.dumps({"headers": shown, "defects": msg.defects},
+                                 ensure_ascii=False) + "\n")
+        else:
+            out.write("".join(f"{n}: {v}\n" for n, v in shown))
+            for defect in msg.defects:
+                out.write(f"# defect: {defect}\n")
+            out.write("\n")
+        count += 1
+    return count
+
+
+def _decode(args: argparse.Namespace) -> int:
+    if args.sample:
+        data = resources.files("amikit").joinpath("data", SAMPLE).read_bytes()
+    elif args.file in (None, "-"):
+        data = sys.stdin.buffer.read()
+    else:
+        with open(args.file, "rb") as f:
+            data = f.read()
+    messages = parse_recording(data)
+    if args.events:
+        messages = [m for m in messages if m.is_event and m.name != "WaitEventComplete"]
+    if args.name:
+        wanted = {n.lower() for n in args.name}
+        messages = [m for m in messages if (m.name or "").lower() in wanted]
+    count = _print_messages(messages, args.json)
+    if not args.json:
+        print(f"# {count} messages", file=sys.stderr)
+    return 0
+
+
+def _header_pairs(items: Sequence[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise AMIError(f"headers are Name=value, got {item!r}")
+        pairs.append((name, value))
+    return pairs
+
+
+def _send(args: argparse.Namespace) -> int:
+    user = args.user or os.environ.get("AMIKIT_USER")
+    if not user:
+        raise AMIError("give --user or set AMIKIT_USER")
+    secret = os.environ.get("AMIKIT_SECRET")
+    if not secret:
+        if not sys.stdin.isatty():
+            raise AMIError("set AMIKIT_SECRET (there is no terminal to ask for the secret on)")
+        secret = getpass.getpass(f"secret for {user}: ")
+    headers: dict[str, str | list[str]] = {}
+    for name, value in _header_pairs(args.headers):
+        previous = headers.get(name)
+        if previous is None:
+            headers[name] = value
+        else:  # a repeated header (Variable=A=1 Variable=B=2)
+            headers[name] = [*([previous] if isinstance(previous, str) else previous), value]
+    with AMIClient(args.url, user, secret, encoding=args.encoding, auth=args.auth) as ami:
+        reply = ami.action(args.action, check=False, **headers)
+    _print_messages([reply, *reply.events], args.json)
+    return 0 if reply.get("Response", "").lower() != "error" else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amikit", description="Explore the Asterisk Manager Interface over HTTP.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    decode = sub.add_parser("decode", help="print a recorded AMI body or stream")
+    decode.add_argument("file", nargs="?", help="a file (rawman, mxml, /manager HTML or a TCP "
+                        "session); - or nothing for standard input")
+    decode.add_argument("--sample", action="store_true",
+                        help="decode the sample recording shipped with amikit")
+    decode.add_argument("--events", action="store_true", help="events only")
+    decode.add_argument("--name", action="append", help="only events of this name (repeatable)")
+    decode.add_argument("--json", action="store_true", help="one JSON object per message")
+    decode.set_defaults(run=_decode)
+
+    send = sub.add_parser("send", help="send one action and print the reply")
+    send.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8088")
+    send.add_argument("action", help="the action's name, e.g. Ping")
+    send.add_argument("headers", nargs="*", help="headers as Name=value")
+    send.add_argument("--user", help="manager.conf user (default: $AMIKIT_USER)")
+    send.add_argument("--encoding", choices=["rawman", "mxml"], default="rawman")
+    send.add_argument("--auth", choices=["cookie", "digest"], default="cookie")
+    send.add_argument("--json", action="store_true", help="one JSON object per message")
+    send.set_defaults(run=_send)
+
+    version = sub.add_parser("version", help="print amikit's version")
+    version.set_defaults(run=lambda args: print(f"amikit {__version__}") or 0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except AMIError as exc:
+        print(f"amikit: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"amikit: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

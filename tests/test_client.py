@@ -1,0 +1,434 @@
+"""The HTTP client, fed recorded Asterisk replies through httpx.MockTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+
+import amikit.client
+from amikit import AMIClient, AsyncAMIClient
+from amikit.errors import (
+    ActionFailed,
+    AMIError,
+    AuthenticationError,
+    ClientBusy,
+    ConnectionLost,
+    HTTPStatusError,
+    InvalidAction,
+    PermissionDenied,
+    ProtocolError,
+    SessionExpired,
+)
+from tests.conftest import Script, cookie_of, recorded
+
+URL = "http://127.0.0.1:8088"
+
+
+def with_cookie(response: httpx.Response, cookie: str) -> httpx.Response:
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"]
+    headers.append(("Set-Cookie", f'mansession_id="{cookie}"; Version=1; Max-Age=60'))
+    return httpx.Response(response.status_code, headers=headers, content=response.content)
+
+
+def reply(body: bytes, cookie: str = "d6870ad4", status: int = 200) -> httpx.Response:
+    return with_cookie(httpx.Response(status, content=body), cookie)
+
+
+LOGIN = "01_login/rawman/005_login"
+PING = "01_login/rawman/006_ping"
+
+
+def client_for(script: Script, **kwargs) -> AMIClient:
+    return AMIClient(URL, "hello", "world", transport=script.transport, **kwargs)
+
+
+# -- cookie sessions ---------------------------------------------------------------------
+def test_login_ping_logoff_like_the_book():
+    script = Script([recorded(LOGIN), recorded(PING), recorded("01_login/rawman/013_logoff")])
+    with client_for(script) as ami:
+        assert ami.logged_in
+        assert ami.ping()["Ping"] == "Pong"
+    assert not ami.logged_in
+    assert script.actions() == ["Login", "Ping", "Logoff"]
+    login, ping = script.requests[0], script.requests[1]
+    # the secret goes in a POST form, never in a URL that logs would keep
+    assert login.method == "POST" and login.url.path == "/rawman" and login.url.query == b""
+    assert script.params(0)["Username"] == "hello" and script.params(0)["Secret"] == "world"
+    assert ping.method == "GET" and ping.headers["Cookie"] == 'mansession_id="d6870ad4"'
+    assert script.params(1)["ActionID"], "an ActionID is generated"
+    assert "mansession_id" not in script.params(1)
+
+
+def test_first_action_logs_in_by_itself():
+    script = Script([recorded(LOGIN), recorded(PING)])
+    assert client_for(script).ping().ok
+    assert script.actions() == ["Login", "Ping"]
+
+
+def test_wrong_password_is_an_authentication_error_without_the_secret():
+    script = Script([recorded("01_login/rawman/003_login_wrong_password")])
+    ami = AMIClient(URL, "hello", "s3cr3t-pw", transport=script.transport)
+    with pytest.raises(AuthenticationError) as info:
+        ami.login()
+    assert "Authentication failed" in str(info.value) and "s3cr3t-pw" not in str(info.value)
+    assert "s3cr3t-pw" not in repr(ami)
+
+
+def test_expired_session_logs_in_again_and_records_a_gap():
+    expired = recorded("01_login/expiry_rawman/004_ping_after_75s_idle_expired")
+    new_cookie = cookie_of(expired)
+    script = Script([
+        recorded("01_login/expiry_rawman/001_login"),
+        recorded("01_login/expiry_rawman/002_ping_t0"),
+        expired,
+        with_cookie(recorded("01_login/expiry_rawman/001_login"), new_cookie),
+        with_cookie(recorded("01_login/expiry_rawman/003_ping_t45_still_valid"), new_cookie),
+    ])
+    ami = client_for(script)
+    ami.login()
+    assert ami.ping().ok
+    assert ami.gaps == []
+    assert ami.ping()["Ping"] == "Pong"
+    assert script.actions() == ["Login", "Ping", "Ping", "Login", "Ping"]
+    assert script.requests[3].headers.get("Cookie") is None, "a new Login starts clean"
+    assert script.requests[4].headers["Cookie"] == f'mansession_id="{new_cookie}"'
+    assert len(ami.gaps) == 1 and "session lost" in ami.gaps[0].reason
+
+
+def test_session_lost_again_right_after_login_is_not_a_loop():
+    script = Script([
+        recorded(LOGIN),
+        reply(b"Response: Error\r\nMessage: Permission denied\r\n\r\n", cookie="0000000a"),
+        reply(b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n", cookie="0000000b"),
+        reply(b"Response: Error\r\nMessage: Permission denied\r\n\r\n", cookie="0000000c"),
+    ])
+    ami = client_for(script)
+    ami.login()
+    with pytest.raises(SessionExpired):
+        ami.ping()
+    assert len(script.requests) == 4
+
+
+def test_permission_denied_with_the_same_cookie_is_not_retried():
+    script = Script([recorded("03_errors/rawman/020_limited_login"),
+                     recorded("03_errors/rawman/021_limited_command_denied")])
+    ami = AMIClient(URL, "limited", "limitedpw", transport=script.transport)
+    ami.login()
+    with pytest.raises(PermissionDenied) as info:
+        ami.command("core show version")
+    assert "Permission denied" in str(info.value)
+    assert script.actions() == ["Login", "Command"]
+    assert ami.gaps == []
+
+
+def test_error_replies_raise_with_the_server_message():
+    script = Script([recorded(LOGIN), recorded("03_errors/rawman/010_hangup_nonexistent_channel"),
+                     recorded("03_errors/rawman/002_unknown_action")])
+    ami = client_for(script)
+    with pytest.raises(ActionFailed) as info:
+        ami.hangup("Local/nope-00000000;1")
+    assert "No such channel" in str(info.value) and isinstance(info.value, AMIError)
+    reply_ = ami.action("FooBarBaz", check=False, ActionID="e1")
+    assert reply_["Response"] == "Error" and "Invalid/unknown command" in reply_["Message"]
+
+
+def test_command_returns_output_lines_and_getvar_the_value():
+    script = Script([recorded(LOGIN), recorded("04_lists/rawman/010_command_core_show_version"),
+                     recorded("04_lists/rawman/013_getvar_global_missing")])
+    ami = client_for(script)
+    lines = ami.command("core show version")
+    assert lines and lines[0].startswith("Asterisk 23.4.1")
+    assert ami.getvar("NO_SUCH_VAR") == ""
+
+
+def test_helpers_take_header_names_in_any_case():
+    script = Script([recorded(LOGIN), reply(b"Response: Success\r\nMessage: Originate successfully "
+                                            b"queued\r\n\r\n")])
+    ami = client_for(script)
+    ami.originate(channel="PJSIP/SOFTPHONE_A", CONTEXT="sets", exten="103", priority=1,
+                  Async=True, variable={"A": "1", "B": "2"})
+    params = script.requests[1].url.params
+    assert params["Channel"] == "PJSIP/SOFTPHONE_A" and params["Context"] == "sets"
+    assert params["Exten"] == "103" and params["Priority"] == "1" and params["Async"] == "true"
+    assert params.get_list("Variable") == ["A=1", "B=2"]
+
+
+def test_list_actions_collect_their_items():
+    script = Script([recorded(LOGIN), recorded("04_lists/rawman/002_coreshowchannels"),
+                     recorded("04_lists/rawman/003_status_all")])
+    ami = client_for(script)
+    channels = ami.core_show_channels()
+    assert len(channels) == 16 and all(c.name == "CoreShowChannel" for c in channels)
+    status = ami.action("Status")
+    assert status.events[-1].name == "StatusComplete"
+    assert len(status.events) - 1 == int(status.events[-1]["ListItems"])
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    (b"Response: Success\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
+     b"Event: CoreShowChannel\r\nChannel: a\r\n\r\n"
+     b"Event: CoreShowChannelsComplete\r\nEventList: Complete\r\nListItems: 2\r\n\r\n", "ListItems"),
+    (b"Response: Success\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
+     b"Event: CoreShowChannel\r\nChannel: a\r\n\r\n", "not complete"),
+    (b"Event: Newchannel\r\n\r\n", "Response"),
+    (b"<html>oops</html>", "Response"),
+])
+def test_malformed_replies_are_protocol_errors(body, words):
+    script = Script([recorded(LOGIN), reply(body)])
+    with pytest.raises(ProtocolError, match=words):
+        client_for(script).core_show_channels()
+
+
+def test_empty_reply_to_an_ordinary_action_is_a_protocol_error():
+    script = Script([recorded(LOGIN), reply(b"")])
+    with pytest.raises(ProtocolError, match="empty reply"):
+        client_for(script).ping()
+
+
+def test_not_found_explains_how_to_enable_http_ami(captures):
+    script = Script([recorded("11_http_misc/005_unknown_path_404")])
+    with pytest.raises(HTTPStatusError) as info:
+        client_for(script).login()
+    assert info.value.status_code == 404
+    assert "webenabled=yes" in str(info.value) and "http.conf" in str(info.value)
+
+
+# -- refused before sending --------------------------------------------------------------
+@pytest.mark.parametrize("headers", [
+    {"ActionID": "x\r\nEvent: Forged"}, {"Channel": "a\nb"}, {"Variable": ["A=1", "B=\0"]},
+])
+def test_injection_is_refused_before_sending(headers):
+    script = Script([recorded(LOGIN)])
+    ami = client_for(script)
+    ami.login()
+    with pytest.raises(InvalidAction):
+        ami.action("Originate", **{"Channel": "Local/1@sets", "Application": "Wait", **headers})
+    assert script.actions() == ["Login"]
+
+
+@pytest.mark.parametrize(("call", "missing"), [
+    (lambda ami: ami.originate(Context="sets", Exten="103", Priority=1), "Channel"),
+    (lambda ami: ami.originate(Channel="PJSIP/SOFTPHONE_A", Exten="103"), "Exten"),
+    (lambda ami: ami.redirect(Channel="PJSIP/A-1", Context="sets"), "Exten"),
+    (lambda ami: ami.hangup(), "Channel"),
+])
+def test_missing_required_headers_are_refused_before_sending(call, missing):
+    script = Script([recorded(LOGIN)])
+    ami = client_for(script)
+    ami.login()
+    with pytest.raises(InvalidAction, match=missing):
+        call(ami)
+    assert len(script.requests) == 1
+
+
+def test_long_requests_go_as_a_post_form():
+    script = Script([recorded(LOGIN), reply(b"Response: Success\r\nMessage: Originate successfully "
+                                            b"queued\r\n\r\n")])
+    ami = client_for(script)
+    variables = {f"VAR{i}": "x" * 40 for i in range(100)}
+    ami.originate(Channel="Local/101@sets", Application="Wait", Data="1", Variable=variables)
+    post = script.requests[1]
+    assert post.method == "POST" and post.url.query == b""
+    assert post.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert len(httpx.QueryParams(post.content.decode()).get_list("Variable")) == 100
+
+
+def test_requests_over_asterisks_body_limit_are_refused():
+    script = Script([recorded(LOGIN)])
+    ami = client_for(script)
+    ami.login()
+    with pytest.raises(InvalidAction, match="40960"):
+        ami.originate(Channel="Local/101@sets", Application="Wait",
+                      Variable={f"V{i}": "y" * 100 for i in range(500)})
+
+
+# -- events ------------------------------------------------------------------------------
+def test_wait_event_returns_events_without_the_markers():
+    script = Script([recorded(LOGIN), recorded("05_originate/rawman/014_calls_waitevent_001")])
+    events = client_for(script).wait_event(5)
+    assert events and all(e.is_event and e.name != "WaitEventComplete" for e in events)
+    assert all(e.received_at is not None for e in events)
+    assert script.params(1)["Timeout"] == "5"
+
+
+def test_kicked_out_wait_event_returns_nothing():
+    script = Script([recorded(LOGIN),
+                     recorded("08_waitevent_semantics/c2_same_session_two_waiters_retry/"
+                              "003_try1_rawman_first_waitevent")])
+    assert script.replies[-1].content == b""
+    assert client_for(script).wait_event(5) == []
+
+
+def test_only_one_wait_event_in_flight():
+    ami: AMIClient
+    seen: list[BaseException] = []
+
+    def second_waiter(request: httpx.Request) -> httpx.Response:
+        try:
+            ami.wait_event(1)
+        except ClientBusy as exc:
+            seen.append(exc)
+        return reply(b"Response: Success\r\nMessage: Waiting for Event completed.\r\n\r\n"
+                     b"Event: WaitEventComplete\r\n\r\n")
+
+    script = Script([recorded(LOGIN), second_waiter])
+    ami = client_for(script)
+    assert ami.wait_event(1) == []
+    assert len(seen) == 1 and isinstance(seen[0], RuntimeError)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_empty_answers_do_not_spin(monkeypatch):
+    clock = FakeTime()
+    monkeypatch.setattr(amikit.client.time, "sleep", clock.sleep)
+    empty = (b"Response: Success\r\nMessage: Waiting for Event completed.\r\n\r\n"
+             b"Event: WaitEventComplete\r\n\r\n")
+    script = Script([recorded(LOGIN), reply(empty), reply(empty),
+                     recorded("05_originate/rawman/014_calls_waitevent_001")])
+    ami = client_for(script)
+    ami._core._clock = lambda: clock.now
+    first = next(ami.events(pause=0.5))
+    assert first.name == "CEL"
+    assert clock.sleeps == [0.5, 0.5]
+
+
+def test_server_down_backs_off_then_gives_up(monkeypatch):
+    clock = FakeTime()
+    monkeypatch.setattr(amikit.client.time, "sleep", clock.sleep)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    script = Script([recorded(LOGIN)] + [refuse] * 20)
+    ami = client_for(script)
+    ami._core._clock = lambda: clock.now
+    with pytest.raises(ConnectionLost, match="gave up"):
+        next(ami.events(give_up_after=20))
+    assert clock.sleeps[:4] == [0.5, 1.0, 2.0, 4.0] and max(clock.sleeps) == 8.0
+    assert sum(clock.sleeps) >= 20
+
+
+def test_server_back_after_an_outage_records_a_gap(monkeypatch):
+    clock = FakeTime()
+    monkeypatch.setattr(amikit.client.time, "sleep", clock.sleep)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    script = Script([recorded(LOGIN), refuse, refuse,
+                     recorded("05_originate/rawman/014_calls_waitevent_001")])
+    ami = client_for(script)
+    ami._core._clock = lambda: clock.now
+    next(ami.events())
+    assert len(ami.gaps) == 1 and "unreachable" in ami.gaps[0].reason
+
+
+def test_an_unreachable_server_is_a_clear_error():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    with pytest.raises(ConnectionLost, match=r"cannot reach http://127\.0\.0\.1:8088/rawman"):
+        client_for(Script([refuse])).ping()
+
+
+def test_events_filters_by_name():
+    script = Script([recorded(LOGIN), recorded("05_originate/rawman/014_calls_waitevent_001")])
+    event = next(client_for(script).events(names=["newchannel"]))
+    assert event.name == "Newchannel"
+
+
+# -- mxml, digest ------------------------------------------------------------------------
+def test_mxml_encoding():
+    script = Script([recorded("01_login/mxml/005_login"), recorded("01_login/mxml/006_ping")])
+    ami = client_for(script, encoding="mxml")
+    assert ami.ping()["Ping"] == "Pong"
+    assert script.requests[0].url.path == "/mxml"
+
+
+def test_digest_answers_challenges_and_renews_stale_nonces():
+    base = "02_digest/arawman/"
+    script = Script([recorded(base + "001_no_credentials"), recorded(base + "002_digest_ok_nc1"),
+                     recorded(base + "004_digest_replay_nc2"),
+                     recorded(base + "005_digest_new_nonce_nc1")])
+    ami = client_for(script, auth="digest")
+    assert ami.ping()["Ping"] == "Pong"
+    assert ami.action("CoreStatus")["CoreCurrentCalls"] == "0"
+    paths = {r.url.path for r in script.requests}
+    assert paths == {"/arawman"}
+    auths = [r.headers.get("Authorization", "") for r in script.requests]
+    assert auths[0] == "" and 'nonce="117a6780"' in auths[1] and "nc=00000001" in auths[1]
+    assert "nc=00000002" in auths[2]
+    assert 'nonce="55dcd923"' in auths[3] and "nc=00000001" in auths[3]
+    assert all("Cookie" not in r.headers for r in script.requests)
+    assert [g.reason for g in ami.gaps] == ["new digest nonce: the server started a new session"]
+    assert "Login" not in script.actions()
+
+
+def test_digest_wrong_password():
+    base = "02_digest/arawman/"
+    script = Script([recorded(base + "011_no_credentials_for_wrongpw"),
+                     recorded(base + "012_digest_wrong_password")])
+    with pytest.raises(AuthenticationError, match="digest"):
+        AMIClient(URL, "hello", "nope", auth="digest", transport=script.transport).ping()
+
+
+# -- construction, secrets, async ----------------------------------------------------------
+@pytest.mark.parametrize("url", ["127.0.0.1:8088", "ftp://x", "http://h/?a=1"])
+def test_bad_urls_are_refused(url):
+    with pytest.raises(ValueError):
+        AMIClient(url, "hello", "world")
+
+
+def test_prefix_is_kept():
+    script = Script([recorded(LOGIN)])
+    AMIClient("http://127.0.0.1:8088/asterisk/", "hello", "world",
+              transport=script.transport).login()
+    assert script.requests[0].url.path == "/asterisk/rawman"
+
+
+def test_from_env(monkeypatch):
+    monkeypatch.setenv("AMIKIT_URL", URL)
+    monkeypatch.setenv("AMIKIT_USER", "hello")
+    monkeypatch.delenv("AMIKIT_SECRET", raising=False)
+    with pytest.raises(AMIError, match="AMIKIT_SECRET"):
+        AMIClient.from_env()
+    monkeypatch.setenv("AMIKIT_SECRET", "world")
+    assert AMIClient.from_env().url == URL
+
+
+def test_secrets_stay_out_of_repr_and_logs(caplog):
+    caplog.set_level(logging.DEBUG)
+    script = Script([recorded(LOGIN), recorded(PING)])
+    ami = AMIClient(URL, "hello", "tops3cret", transport=script.transport)
+    ami.ping()
+    assert "tops3cret" not in repr(ami)
+    assert "tops3cret" not in caplog.text
+
+
+def test_async_client_has_the_same_surface():
+    async def main():
+        script = Script([recorded(LOGIN), recorded(PING),
+                         recorded("05_originate/rawman/014_calls_waitevent_001"),
+                         recorded("01_login/rawman/013_logoff")])
+        async with AsyncAMIClient(URL, "hello", "world", transport=script.transport) as ami:
+            pong = await ami.ping()
+            event = None
+            async for event in ami.events(names=["Newchannel"]):  # noqa: B007 - kept after break
+                break
+        return pong, event, script.actions()
+
+    pong, event, actions = asyncio.run(main())
+    assert pong["Ping"] == "Pong" and event.name == "Newchannel"
+    assert actions == ["Login", "Ping", "WaitEvent", "Logoff"]

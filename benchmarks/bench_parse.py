@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from amikit import parse_rawman  # noqa: E402
+from amikit import parse_rawman
 
 DEFAULT = (pathlib.Path(__file__).resolve().parents[2] / "shared" / "captures" / "busy"
            / "rawman_waitevent_stream_part1.txt")
@@ -90,7 +90,8 @@ def main() -> None:
         rate, count = best_rate(fn, data, args.runs)
         rates[name] = rate
         print(f"{name:24s} {rate:12,.0f} messages/s  ({count:,} messages)")
-    print(f"parse_rawman / naive:            {rates['amikit parse_rawman'] / rates['naive split + dict']:.2f}x")
+    ratio = rates["amikit parse_rawman"] / rates["naive split + dict"]
+    print(f"parse_rawman / naive:            {ratio:.2f}x")
     if "panoramisk from_line" in rates:
         ratio = rates["amikit parse + headers"] / rates["panoramisk from_line"]
         print(f"parse + headers / panoramisk:    {ratio:.2f}x")

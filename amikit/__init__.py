@@ -21,6 +21,7 @@ from amikit.protocol import (
     parse_recording,
 )
 from amikit.session import Gap
+from amikit.sim import Simulator
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "AsyncAMIClient",
     "Gap",
     "Message",
+    "Simulator",
     "StreamReader",
     "__version__",
     "encode_action",

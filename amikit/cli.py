@@ -3,6 +3,8 @@
     amikit decode FILE            print a recorded AMI body or stream (rawman, mxml, HTML, TCP)
     amikit send URL ACTION [Header=value ...]
                                   send one action and print the reply
+    amikit sim [--host H] [--port P] [--config DIR] [--speed X] [--seed N] [--spool DIR]
+                                  serve a simulated Asterisk until Ctrl-C
     amikit version
 
 Credentials for ``send`` come from ``--user`` / ``AMIKIT_USER`` and ``AMIKIT_SECRET`` (or a
@@ -99,6 +101,38 @@ def _send(args: argparse.Namespace) -> int:
     return 0 if reply.get("Response", "").lower() != "error" else 1
 
 
+def _stop_on_sigterm() -> None:
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _sim(args: argparse.Namespace) -> int:
+    import time
+
+    from amikit.sim import Simulator
+
+    sim = Simulator(args.host, args.port, config=args.config, speed=args.speed, seed=args.seed,
+                    spool=args.spool, allow_remote=args.allow_remote).start()
+    login = "hello / world (as in the book)" if sim.config.default_password_in_use else \
+        "the users of your manager.conf"
+    print(f"amikit sim: a simulated Asterisk 23 at {sim.url}", flush=True)
+    print(f"  login: {login}; Ctrl-C stops it", flush=True)
+    print(f"  export AMIKIT_URL={sim.url}", flush=True)
+    _stop_on_sigterm()
+    try:
+        while sim.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amikit", description="Explore the Asterisk Manager Interface over HTTP.")
@@ -123,6 +157,19 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--auth", choices=["cookie", "digest"], default="cookie")
     send.add_argument("--json", action="store_true", help="one JSON object per message")
     send.set_defaults(run=_send)
+
+    sim = sub.add_parser("sim", help="serve a simulated Asterisk (HTTP AMI) until Ctrl-C")
+    sim.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=None, help="port (default 8088; 0 = any free)")
+    sim.add_argument("--config", help="directory with manager.conf, http.conf, extensions.conf, "
+                     "pjsip.conf, sim.conf (each optional)")
+    sim.add_argument("--speed", type=float, default=1.0,
+                     help="run the PBX's own durations X times faster (default 1)")
+    sim.add_argument("--seed", type=int, help="make ids and timings reproducible")
+    sim.add_argument("--spool", help="spool directory like /var/spool/asterisk (call files)")
+    sim.add_argument("--allow-remote", action="store_true",
+                     help="allow binding an address other than loopback")
+    sim.set_defaults(run=_sim)
 
     version = sub.add_parser("version", help="print amikit's version")
     version.set_defaults(run=lambda args: print(f"amikit {__version__}") or 0)

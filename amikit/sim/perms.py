@@ -1,0 +1,55 @@
+"""AMI permission classes (``perms[]`` in include/asterisk/manager.h, main/manager.c).
+
+    >>> parse_perms("call,originate") == CALL | ORIGINATE
+    True
+    >>> privilege(CALL)
+    'call,all'
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACTION_CLASSES", "ALL", "CLASSES", "parse_perms", "privilege"]
+
+SYSTEM, CALL, LOG, VERBOSE, COMMAND = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4
+AGENT, USER, CONFIG, DTMF, REPORTING = 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 9
+CDR, DIALPLAN, ORIGINATE, AGI, CC, AOC = 1 << 10, 1 << 11, 1 << 12, 1 << 13, 1 << 15, 1 << 16
+TEST, SECURITY, MESSAGE = 1 << 17, 1 << 18, 1 << 30
+ALL = 0x7FFFFFFF
+
+CLASSES = {
+    "system": SYSTEM, "call": CALL, "log": LOG, "verbose": VERBOSE, "command": COMMAND,
+    "agent": AGENT, "user": USER, "config": CONFIG, "dtmf": DTMF, "reporting": REPORTING,
+    "cdr": CDR, "dialplan": DIALPLAN, "originate": ORIGINATE, "agi": AGI, "cc": CC, "aoc": AOC,
+    "test": TEST, "security": SECURITY, "message": MESSAGE,
+}
+
+#: The write class each action needs (0: anyone, even before Login for some).
+ACTION_CLASSES = {
+    "ping": 0, "events": 0, "logoff": 0, "login": 0, "challenge": 0, "listcommands": 0,
+    "waitevent": 0, "hangup": SYSTEM | CALL, "status": SYSTEM | CALL | REPORTING,
+    "setvar": CALL, "getvar": CALL | REPORTING, "redirect": CALL, "originate": ORIGINATE,
+    "command": COMMAND, "coreshowchannels": SYSTEM | REPORTING, "userevent": USER,
+    "filter": SYSTEM, "coresettings": SYSTEM | REPORTING, "corestatus": SYSTEM | REPORTING,
+    "showdialplan": CONFIG | REPORTING,
+}
+
+
+def parse_perms(text: str) -> int:
+    """A manager.conf ``read=``/``write=`` list as a bit mask (names are case-sensitive)."""
+    mask = 0
+    for name in (n.strip() for n in text.split(",")):
+        if not name or name == "none":
+            continue
+        if name == "all":
+            mask |= ALL
+        elif name in CLASSES:
+            mask |= CLASSES[name]
+        else:
+            raise ValueError(f"unknown permission class {name!r}")
+    return mask
+
+
+def privilege(mask: int) -> str:
+    """An event's ``Privilege`` value: its classes, then ``all`` (``authority_to_str``)."""
+    names = [name for name, bit in CLASSES.items() if mask & bit]
+    return ",".join([*names, "all"])

@@ -122,6 +122,9 @@ def _sim(args: argparse.Namespace) -> int:
     print(f"amikit sim: a simulated Asterisk 23 at {sim.url}", flush=True)
     print(f"  login: {login}; Ctrl-C stops it", flush=True)
     print(f"  export AMIKIT_URL={sim.url}", flush=True)
+    if sim.pbx is not None and sim.pbx.unsupported():
+        print("  not simulated (a call reaching them hangs up): "
+              + "; ".join(sim.pbx.unsupported()), flush=True)
     _stop_on_sigterm()
     try:
         while sim.running:

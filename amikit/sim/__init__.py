@@ -30,6 +30,7 @@ from typing import Any
 
 from amikit.errors import AMIError
 from amikit.sim.config import ConfigError, SimConfig, load_config
+from amikit.sim.dialplan import Dialplan
 from amikit.sim.events import EventBus
 from amikit.sim.httpd import HTTPFront
 from amikit.sim.manager import Manager
@@ -65,6 +66,7 @@ class Simulator:
                  seed: int | None = None, spool: str | pathlib.Path | None = None,
                  allow_remote: bool = False, httptimeout: int | None = None) -> None:
         self.config: SimConfig = load_config(config)
+        self.dialplan = Dialplan.parse(self.config.extensions, self.config.extensions_path)
         if httptimeout is not None:
             self.config.httptimeout = httptimeout
         self.host = host if host is not None else self.config.bindaddr
@@ -108,7 +110,12 @@ class Simulator:
         rng = random.Random(self.seed)
         self.bus = EventBus(timestamps=self.config.timestampevents)
         self.manager = Manager(self.config, self.bus, rng)
-        self.pbx = PBX(self.config, self.bus, self.manager, speed=self.speed, seed=self.seed)
+        self.pbx = PBX(self.config, self.bus, self.manager, dialplan=self.dialplan,
+                       speed=self.speed, seed=self.seed)
+        missing = self.pbx.unsupported()
+        if missing:
+            log.warning("amikit sim does not simulate these applications; a call reaching one "
+                        "hangs up: %s", "; ".join(missing))
         self.front = HTTPFront(self.manager, self.config.prefix, self.config.servername,
                                enabled=self.config.http_enabled and self.config.webenabled)
         self._server = await asyncio.start_server(self.front.serve, self.host, self.port,
@@ -129,7 +136,7 @@ class Simulator:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self._build())
-        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+        except BaseException as exc:
             self._error = exc
             self._ready.set()
             loop.close()

@@ -148,14 +148,15 @@ class PBX:
     """The simulated PBX; registers its actions with the :class:`Manager`."""
 
     def __init__(self, config: SimConfig, bus: EventBus, manager: Manager, *,
-                 speed: float = 1.0, seed: int | None = None) -> None:
+                 dialplan: Dialplan | None = None, speed: float = 1.0,
+                 seed: int | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.config = config
         self.bus = bus
         self.manager = manager
         self.speed = speed
-        self.dialplan = Dialplan.parse(config.extensions, config.extensions_path)
+        self.dialplan = dialplan or Dialplan.parse(config.extensions, config.extensions_path)
         self.globals = dict(self.dialplan.globals)
         self.channels: dict[str, Channel] = {}
         self.processed_calls = 0
@@ -462,6 +463,15 @@ class PBX:
             raise _Unsupported(app)
         return await handler(chan, data)
 
+    def unsupported(self) -> list[str]:
+        """Where the dialplan uses an application this simulator does not run."""
+        known = self._apps()
+        return [f"{ctx.name},{exten},{number}: {step.app}"
+                for ctx in self.dialplan.contexts.values()
+                for exten, priorities in ctx.extensions.items()
+                for number, step in sorted(priorities.items())
+                if step.app.lower() not in known]
+
     def _apps(self) -> dict[str, Callable[[Channel, str], Awaitable[int | None]]]:
         return {
             "noop": self._noop, "verbose": self._noop, "log": self._noop,
@@ -640,7 +650,7 @@ class PBX:
         func, paren, arg = name.partition("(")
         arg = arg[:-1] if paren else ""
         upper = func.upper()
-        if upper == "GLOBAL" or chan is None and not paren:
+        if upper == "GLOBAL" or (chan is None and not paren):
             key = arg if upper == "GLOBAL" else name
             self.globals[key] = value
             self._varset(None, key, value)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from amikit.sim.config import ConfigError, load_config, read_conf
+from amikit.sim.perms import ALL, CALL, ORIGINATE, REPORTING, parse_perms, privilege
+
+
+def test_defaults_are_the_lab_configuration():
+    config = load_config()
+    assert {n: (u.read, u.write) for n, u in config.users.items()} == {
+        "hello": (ALL, ALL), "limited": (CALL, ORIGINATE),
+        "reporter": (REPORTING | CALL, REPORTING)}
+    assert config.httptimeout == 60 and config.timestampevents
+    assert (config.bindaddr, config.bindport, config.prefix) == ("127.0.0.1", 8088, "")
+    assert set(config.endpoints) == {"SOFTPHONE_A", "SOFTPHONE_B"}
+    assert config.default_password_in_use
+    assert "hello" not in repr(config.users["hello"]).split("(")[0] or "world" not in repr(
+        config.users["hello"])
+
+
+def test_a_config_directory_replaces_files_one_by_one(tmp_path):
+    (tmp_path / "manager.conf").write_text(
+        "[general]\nenabled=yes\nwebenabled=yes\nhttptimeout=30\n[admin]\nsecret=s3cret\n"
+        "read=call,cdr\nwrite=all\n")
+    (tmp_path / "http.conf").write_text("[general]\nenabled=yes\nbindport=8090\nprefix=asterisk\n")
+    (tmp_path / "pjsip.conf").write_text(
+        "[endpoint-tmpl](!)\ntype=endpoint\ncontext=sets\n[ALICE](endpoint-tmpl)\n[bob-aor]\ntype=aor\n")
+    (tmp_path / "sim.conf").write_text("[ALICE]\nbehaviour=busy\n")
+    config = load_config(tmp_path)
+    assert list(config.users) == ["admin"] and config.httptimeout == 30
+    assert not config.default_password_in_use
+    assert (config.bindport, config.prefix) == (8090, "/asterisk")
+    assert list(config.endpoints) == ["ALICE"]
+    assert config.endpoints["ALICE"].behaviour == "busy"
+    assert config.endpoints["ALICE"].context == "sets"
+    assert any(s.name == "sets" for s in config.extensions), "extensions.conf from the defaults"
+
+
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("manager.conf", "[general]\nenabled yes\n", "manager.conf:2"),
+    ("manager.conf", "[hello]\nread=all\n", "manager.conf:1"),
+    ("manager.conf", "[hello]\nsecret=x\nread=calls\n", "manager.conf:1"),
+    ("manager.conf", "secret=x\n", "manager.conf:1"),
+    ("extensions.conf", "[sets]\nexten => 1,1,NoOp()\nswitch => foo\n", "extensions.conf:3"),
+    ("extensions.conf", "[sets]\n same => n,NoOp()\n", "extensions.conf:2"),
+    ("extensions.conf", "[sets]\nexten => 1,first,NoOp()\n", "extensions.conf:2"),
+    ("sim.conf", "[SOFTPHONE_A]\nbehaviour=explode\n", "sim.conf:1"),
+    ("http.conf", "[general]\nbindport=eighty\n", "http.conf:2"),
+    ("pjsip.conf", "[a](nosuchtemplate)\n", "pjsip.conf:1"),
+])
+def test_errors_name_the_file_and_line(tmp_path, name, text, where):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+        from amikit.sim import Simulator
+        Simulator(port=0, config=tmp_path)
+
+
+def test_comments_and_escaped_semicolons():
+    (section,) = read_conf("[x] ; a comment\nkey = a\\;b ; trailing\n")
+    assert section.items == [("key", "a;b", 2)]
+
+
+def test_missing_directory():
+    with pytest.raises(ConfigError, match="no such"):
+        load_config("/nonexistent/amikit")
+
+
+def test_perms():
+    assert parse_perms("call,originate") == CALL | ORIGINATE
+    assert parse_perms("all") == ALL and parse_perms("") == 0
+    assert privilege(CALL) == "call,all" and privilege(0) == "all"
+    with pytest.raises(ValueError):
+        parse_perms("Call")  # case-sensitive, as in Asterisk

@@ -1,0 +1,125 @@
+"""The PBX model: phones, dialplan applications, variables (through the client)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from amikit import AMIClient, Simulator
+
+
+def events_until(ami: AMIClient, done, seconds: float = 10.0) -> list:
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen += ami.wait_event(1)
+        if done(seen):
+            return seen
+    raise AssertionError(f"not done after {seconds} s: {[e.name for e in seen][-15:]}")
+
+
+def response(action_id: str):
+    return lambda seen: any(e.name == "OriginateResponse" and e.action_id == action_id
+                            for e in seen)
+
+
+@pytest.fixture(scope="module")
+def phones(tmp_path_factory):
+    conf = tmp_path_factory.mktemp("conf")
+    (conf / "pjsip.conf").write_text("".join(
+        f"[{name}]\ntype=endpoint\ncontext=sets\n" for name in
+        ("RINGS", "BUSY", "DEAF", "REJECTS", "CONGESTED")))
+    (conf / "sim.conf").write_text(
+        "[RINGS]\nbehaviour=answer\nanswer_after=2\n[BUSY]\nbehaviour=busy\n[DEAF]\n"
+        "behaviour=noanswer\n[REJECTS]\nbehaviour=reject\n[CONGESTED]\nbehaviour=congestion\n")
+    with Simulator(port=0, config=conf, speed=20, seed=3) as sim:
+        yield sim
+
+
+@pytest.mark.parametrize(("endpoint", "reason", "status"), [
+    ("RINGS", "4", "ANSWER"), ("BUSY", "5", "BUSY"), ("DEAF", "3", "NOANSWER"),
+    ("CONGESTED", "8", "CONGESTION"), ("REJECTS", "1", "NOANSWER"),
+])
+def test_phone_behaviours(phones, endpoint, reason, status):
+    with AMIClient(phones.url, "hello", "world") as ami:
+        ami.wait_event(0)
+        ami.originate(Channel=f"PJSIP/{endpoint}", Context="sets", Exten="900", Priority=1,
+                      Timeout=20000, Async=True, ActionID=endpoint)
+        seen = events_until(ami, response(endpoint))
+        result = next(e for e in seen if e.name == "OriginateResponse")
+        assert result["Reason"] == reason
+        dial_end = next(e for e in seen if e.name == "DialEnd")
+        assert dial_end["DialStatus"] == status
+        if status == "ANSWER":
+            ringing = [e for e in seen if e.name == "Newstate" and e["ChannelStateDesc"] == "Ringing"]
+            assert ringing, "the phone rang before it answered"
+
+
+def test_sync_originate_to_a_busy_phone_fails(phones):
+    with AMIClient(phones.url, "hello", "world") as ami:
+        reply = ami.action("Originate", check=False, Channel="PJSIP/BUSY", Application="Wait",
+                           Data="1")
+        assert reply["Message"] == "Originate failed"
+
+
+def test_variables_functions_user_event_and_h_extension():
+    with Simulator(port=0, speed=20) as sim, AMIClient(sim.url, "hello", "world") as ami:
+        before = int(ami.getvar("CALLCOUNT"))
+        ami.wait_event(0)
+        ami.originate(Channel="Local/300@sets", Application="Wait", Data="5", Async=True,
+                      ActionID="v")
+        seen = events_until(ami, lambda s: any(e.name == "Hangup" and e["Channel"].endswith(";2")
+                                               for e in s))
+        user = next(e for e in seen if e.name == "UserEvent")
+        assert (user["UserEvent"], user["Key1"]) == ("TestEvent", "Value1")
+        assert user["Key2"] == 'with spaces & <xml> "chars"'
+        assert int(ami.getvar("CALLCOUNT")) == before + 1
+        names = [e for e in seen if e.name == "NewCallerid"]
+        assert names[-1]["CallerIDName"] == 'Var \\"Setter\\" & <co>'
+        varsets = {(e["Variable"], e["Value"]) for e in seen if e.name == "VarSet"}
+        assert ("FOO", "bar") in varsets and ("__INHERITED", "abc def") in varsets
+        global_set = next(e for e in seen if e.name == "VarSet" and e["Variable"] == "CALLCOUNT")
+        assert (global_set["Channel"], global_set["Uniqueid"]) == ("none", "none")
+        h = [e for e in seen if e.name == "Newexten" and e["Exten"] == "h"]
+        assert h and h[0]["AppData"].endswith("cause 16")
+        cdr = next(e for e in seen if e.name == "Cdr" and e["Channel"].endswith(";2"))
+        assert cdr["UserField"] == "set-by-300" and cdr["Disposition"] == "ANSWERED"
+
+
+def test_absolute_timeout_hangs_up():
+    with Simulator(port=0, speed=20) as sim, AMIClient(sim.url, "hello", "world") as ami:
+        ami.wait_event(0)
+        ami.originate(Channel="Local/103@sets", Application="Wait", Data="60", Async=True)
+        seen = events_until(ami, lambda s: sum(e.name == "Hangup" for e in s) == 2)
+        assert any(e.name == "Newexten" and e["Application"] == "Echo" for e in seen)
+
+
+def test_channel_variables_and_status(phones):
+    with AMIClient(phones.url, "hello", "world") as ami:
+        ami.wait_event(0)
+        ami.originate(Channel="Local/600@sets", Context="sets", Exten="600", Priority=1,
+                      Async=True, ActionID="cv", ChannelId="chan-a", OtherChannelId="chan-b",
+                      Variable=["ORIGVAR1=one", "ORIGVAR2=two words"])
+        seen = events_until(ami, response("cv"))
+        one = next(e for e in seen if e.name == "OriginateResponse")
+        assert one["Uniqueid"] == "chan-a"
+        channel = one["Channel"]
+        assert ami.getvar("ORIGVAR2", channel=channel) == "two words"
+        ami.setvar("MYVAR", "x", channel=channel)
+        assert ami.getvar("MYVAR", channel=channel) == "x"
+        assert ami.getvar("CHANNEL(name)", channel="chan-a") == channel
+        status = ami.action("Status", Channel="chan-a", Variables="MYVAR")
+        assert status.events[0].getall("Variable") == ["MYVAR=x"]
+        ami.hangup(channel)
+
+
+def test_unsupported_applications_are_named():
+    sim = Simulator(port=0)
+    sim.start()
+    try:
+        assert sim.pbx is not None
+        missing = sim.pbx.unsupported()
+        assert any("Queue" in m for m in missing) and any("ConfBridge" in m for m in missing)
+    finally:
+        sim.stop()

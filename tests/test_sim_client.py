@@ -155,3 +155,20 @@ def test_simulator_refuses_remote_binding_with_the_default_password():
 def test_simulator_reports_a_port_in_use(sim):
     with pytest.raises(AMIError, match="cannot listen"):
         Simulator(port=sim.port).start()
+
+
+def test_http_conf_prefix(tmp_path):
+    (tmp_path / "http.conf").write_text("[general]\nenabled=yes\nbindaddr=127.0.0.1\nprefix=asterisk\n")
+    with Simulator(port=0, config=tmp_path) as sim:
+        assert sim.url.endswith("/asterisk")
+        with AMIClient(sim.url, "hello", "world") as ami:
+            assert ami.ping()["Ping"] == "Pong"
+        with pytest.raises(AMIError, match="404"):
+            AMIClient(sim.url.rsplit("/", 1)[0], "hello", "world").login()
+
+
+def test_http_ami_off_is_404(tmp_path):
+    (tmp_path / "manager.conf").write_text(
+        "[general]\nenabled=yes\nwebenabled=no\n[hello]\nsecret=world\nread=all\nwrite=all\n")
+    with Simulator(port=0, config=tmp_path) as sim, pytest.raises(AMIError, match="webenabled"):
+        AMIClient(sim.url, "hello", "world").login()

@@ -54,6 +54,8 @@ def test_phone_behaviours(phones, endpoint, reason, status):
         if status == "ANSWER":
             ringing = [e for e in seen if e.name == "Newstate" and e["ChannelStateDesc"] == "Ringing"]
             assert ringing, "the phone rang before it answered"
+            state = next(e for e in seen if e.name == "DialState")
+            assert state["DialStatus"] == "RINGING"
 
 
 def test_sync_originate_to_a_busy_phone_fails(phones):

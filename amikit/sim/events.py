@@ -9,6 +9,7 @@ expires events nobody read.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from amikit.sim import wire
 from amikit.sim.perms import privilege
 
 __all__ = ["Event", "EventBus", "EventQueue"]
+
+log = logging.getLogger("amikit.sim")
 
 Pairs = list[tuple[str, str]]
 
@@ -45,13 +48,17 @@ class Event:
 class EventQueue:
     """A session's queue of events: bounded, with a wake-up for the waiting WaitEvent."""
 
-    def __init__(self, limit: int, wake: Callable[[], None]) -> None:
+    def __init__(self, limit: int, wake: Callable[[], None], owner: str = "a session") -> None:
         self.events: deque[Event] = deque(maxlen=limit)
         self.dropped = 0
+        self.owner = owner
         self._wake = wake
 
     def put(self, event: Event) -> None:
         if len(self.events) == self.events.maxlen:
+            if self.dropped == 0:
+                log.warning("%s has not polled for %d events; dropping its oldest ones "
+                            "(count in dropped)", self.owner, self.events.maxlen)
             self.dropped += 1
         self.events.append(event)
         self._wake()

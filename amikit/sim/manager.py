@@ -184,7 +184,7 @@ class Manager:
         return session
 
     def _subscribe(self, session: Session) -> None:
-        session.queue = EventQueue(QUEUE_LIMIT, session.wake.set)
+        session.queue = EventQueue(QUEUE_LIMIT, session.wake.set, f"session {session.id:08x}")
         self.bus.queues.add(session.queue)
 
     def _unsubscribe(self, session: Session) -> None:

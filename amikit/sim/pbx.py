@@ -109,6 +109,7 @@ class Channel:
     userfield: str = ""
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     dialstatus: str = ""
+    dialer: Channel | None = None  # who is dialing this channel, while it rings
 
     def snapshot(self, prefix: str = "") -> Pairs:
         """``ast_manager_build_channel_state_string_prefix``, in Asterisk's order."""
@@ -160,7 +161,7 @@ class PBX:
         self.globals = dict(self.dialplan.globals)
         self.channels: dict[str, Channel] = {}
         self.processed_calls = 0
-        self._seq = itertools.count(seed or 0)
+        self._seq = itertools.count(0)
         self._names = {"Local": itertools.count(0), "PJSIP": itertools.count(0)}
         self._tasks: set[asyncio.Task[object]] = set()
         manager.pbx_actions.update({
@@ -304,6 +305,7 @@ class PBX:
                    caller: Channel | None) -> str:
         """Ring ``callee`` until it answers, fails or ``timeout`` (seconds); its DialStatus."""
         callee.outcome = asyncio.get_running_loop().create_future()
+        callee.dialer = caller
         head = caller.snapshot() if caller else []
         if callee.tech == "Local":
             assert callee.peer is not None
@@ -345,7 +347,7 @@ class PBX:
             chan.hangup_cause = cause
             return
         self._set_state(chan, 5)
-        chan.ringing = True
+        self._ringing(chan)
         if behaviour == "noanswer":
             return
         await self.sleep(endpoint.answer_after)
@@ -508,9 +510,17 @@ class PBX:
         await asyncio.get_running_loop().create_future()  # until hung up or redirected
 
     async def _app_ringing(self, chan: Channel, data: str) -> None:
-        chan.ringing = True
-        if chan.peer is not None:
-            chan.peer.ringing = True
+        self._ringing(chan.peer if chan.peer is not None else chan)
+
+    def _ringing(self, callee: Channel) -> None:
+        """A dialed channel rings: the dialer hears of it (DialState RINGING)."""
+        if callee.ringing:
+            return
+        callee.ringing = True
+        if callee.outcome is not None and not callee.outcome.done():
+            head = callee.dialer.snapshot() if callee.dialer else []
+            self.emit("DialState", perms.CALL, [*head, *callee.snapshot("Dest"),
+                                                ("DialStatus", "RINGING")])
 
     async def _refuse(self, chan: Channel, status: str, cause: int, data: str) -> int:
         self._resolve(chan, status)

@@ -26,6 +26,8 @@ SHAPES = {
     "NewConnectedLine": [HEAD + SNAPSHOT],
     "DialBegin": [HEAD + ["Dest" + n for n in SNAPSHOT] + ["DialString"],
                   HEAD + SNAPSHOT + ["Dest" + n for n in SNAPSHOT] + ["DialString"]],
+    "DialState": [HEAD + ["Dest" + n for n in SNAPSHOT] + ["DialStatus"],
+                  HEAD + SNAPSHOT + ["Dest" + n for n in SNAPSHOT] + ["DialStatus"]],
     "DialEnd": [HEAD + ["Dest" + n for n in SNAPSHOT] + ["DialStatus"],
                 HEAD + SNAPSHOT + ["Dest" + n for n in SNAPSHOT] + ["DialStatus"]],
     "BridgeCreate": [HEAD + BRIDGE], "BridgeDestroy": [HEAD + BRIDGE],

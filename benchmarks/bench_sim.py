@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from amikit import AsyncAMIClient  # noqa: E402
+from amikit import AsyncAMIClient
 
 
 def start_sim(speed: float) -> tuple[subprocess.Popen[str], str]:

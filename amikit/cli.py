@@ -111,10 +111,14 @@ def _stop_on_sigterm() -> None:
 
 
 def _sim(args: argparse.Namespace) -> int:
+    import logging
     import time
 
     from amikit.sim import Simulator
 
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("amikit sim: %(message)s"))
+    logging.getLogger("amikit").addHandler(handler)
     sim = Simulator(args.host, args.port, config=args.config, speed=args.speed, seed=args.seed,
                     spool=args.spool, allow_remote=args.allow_remote).start()
     login = "hello / world (as in the book)" if sim.config.default_password_in_use else \
@@ -122,9 +126,6 @@ def _sim(args: argparse.Namespace) -> int:
     print(f"amikit sim: a simulated Asterisk 23 at {sim.url}", flush=True)
     print(f"  login: {login}; Ctrl-C stops it", flush=True)
     print(f"  export AMIKIT_URL={sim.url}", flush=True)
-    if sim.pbx is not None and sim.pbx.unsupported():
-        print("  not simulated (a call reaching them hangs up): "
-              + "; ".join(sim.pbx.unsupported()), flush=True)
     _stop_on_sigterm()
     try:
         while sim.running:

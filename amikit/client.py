@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -58,16 +58,38 @@ def _no_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
-def _response(raw: httpx.Response) -> HTTPResponse:
-    return HTTPResponse(raw.status_code, {k.lower(): v for k, v in raw.headers.items()},
-                        raw.content)
+class _Steps(Generic[T]):
+    """Walks a flow for a driver: hands it each reply (or transport failure) in turn.
 
+    The two clients differ only in how they send and sleep; this is the rest.
+    """
 
-def _lost(request: HTTPRequest, exc: httpx.TransportError) -> ConnectionLost:
-    url = request.url.split("?", 1)[0]
-    lost = ConnectionLost(f"cannot reach {url}: {type(exc).__name__}: {exc or 'no detail'}")
-    lost.__cause__ = exc
-    return lost
+    def __init__(self, flow: Flow[T]) -> None:
+        self._flow = flow
+        self._reply: HTTPResponse | None = None
+        self._error: BaseException | None = None
+        self.value: T
+
+    def next(self) -> HTTPRequest | Sleep | None:
+        """The flow's next step, or None when it has finished (its result in ``value``)."""
+        try:
+            error, reply = self._error, self._reply
+            step = self._flow.throw(error) if error is not None else self._flow.send(reply)  # type: ignore[arg-type]
+        except StopIteration as done:
+            self.value = done.value
+            return None
+        self._reply = self._error = None
+        return step
+
+    def answer(self, raw: httpx.Response) -> None:
+        self._reply = HTTPResponse(raw.status_code,
+                                   {k.lower(): v for k, v in raw.headers.items()}, raw.content)
+
+    def fail(self, request: HTTPRequest, exc: httpx.TransportError) -> None:
+        url = request.url.split("?", 1)[0]
+        lost = ConnectionLost(f"cannot reach {url}: {type(exc).__name__}: {exc or 'no detail'}")
+        lost.__cause__ = exc
+        self._error = lost
 
 
 class _Actions:
@@ -244,24 +266,17 @@ class AMIClient(_Actions):
                             headers={"User-Agent": "amikit"})
 
     def _run(self, flow: Flow[T]) -> T:
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(reply)
-            except StopIteration as done:
-                return done.value
-            reply = error = None
+        steps = _Steps(flow)
+        while (step := steps.next()) is not None:
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 continue
             try:
-                raw = self._http.request(step.method, step.url, headers=step.headers,
-                                         content=step.content, timeout=step.timeout)
+                steps.answer(self._http.request(step.method, step.url, headers=step.headers,
+                                                content=step.content, timeout=step.timeout))
             except httpx.TransportError as exc:
-                error = _lost(step, exc)
-                continue
-            reply = _response(raw)
+                steps.fail(step, exc)
+        return steps.value
 
     def events(self, timeout: float = 20.0, *, names: Iterable[str] | None = None,
                pause: float = 0.5, give_up_after: float = 30.0) -> Iterator[Message]:
@@ -316,24 +331,17 @@ class AsyncAMIClient(_Actions):
         return self._drive(flow)
 
     async def _drive(self, flow: Flow[T]) -> T:
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(reply)
-            except StopIteration as done:
-                return done.value
-            reply = error = None
+        steps = _Steps(flow)
+        while (step := steps.next()) is not None:
             if isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
                 continue
             try:
-                raw = await self._http.request(step.method, step.url, headers=step.headers,
-                                               content=step.content, timeout=step.timeout)
+                steps.answer(await self._http.request(step.method, step.url, headers=step.headers,
+                                                      content=step.content, timeout=step.timeout))
             except httpx.TransportError as exc:
-                error = _lost(step, exc)
-                continue
-            reply = _response(raw)
+                steps.fail(step, exc)
+        return steps.value
 
     async def events(self, timeout: float = 20.0, *, names: Iterable[str] | None = None,
                      pause: float = 0.5, give_up_after: float = 30.0) -> AsyncIterator[Message]:

@@ -973,6 +973,14 @@ class PBX:
                           ("BridgeId", chan.bridge.id if chan.bridge else "")])
         return self._list(action_id, "Channels will follow", items, "CoreShowChannelsComplete")
 
+    def _channel_header(self, msg: Pairs, action_id: str) -> tuple[Channel | None, list[Pairs]]:
+        """The channel an optional Channel header names, or the error reply for a bad one."""
+        name = _header(msg, "Channel")
+        if not name:
+            return None, []
+        chan = self.find_channel(name)
+        return chan, [] if chan is not None else [_error(action_id, "No such channel")]
+
     async def action_getvar(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
         action_id = _header(msg, "ActionID")
         variable = _header(msg, "Variable")
@@ -980,12 +988,9 @@ class PBX:
             return [_error(action_id, "No variable specified")]
         if re.match(r"(SHELL|EVAL)\(", variable, re.I) and not session.writeperm & perms.SYSTEM:
             return [_error(action_id, "GetVar Access Forbidden: Variable")]
-        name = _header(msg, "Channel")
-        chan = None
-        if name:
-            chan = self.find_channel(name)
-            if chan is None:
-                return [_error(action_id, "No such channel")]
+        chan, error = self._channel_header(msg, action_id)
+        if error:
+            return error
         return [_response("Success", action_id, [("Variable", variable),
                                                  ("Value", self.lookup(chan, variable))])]
 
@@ -994,12 +999,9 @@ class PBX:
         variable = _header(msg, "Variable")
         if not variable:
             return [_error(action_id, "No variable specified")]
-        name = _header(msg, "Channel")
-        chan = None
-        if name:
-            chan = self.find_channel(name)
-            if chan is None:
-                return [_error(action_id, "No such channel")]
+        chan, error = self._channel_header(msg, action_id)
+        if error:
+            return error
         if not self.assign(chan, variable, _header(msg, "Value", raw=True)):
             return [_error(action_id, "Variable not set")]
         return [_response("Success", action_id, [("Message", "Variable Set")])]

@@ -145,3 +145,22 @@ def test_connection_close_is_honoured(base_url: str):
                          headers={"Connection": "close"})
     names = [n for n, _ in raw_headers(raw)]
     assert names[:3] == ["Server", "Date", "Connection"] and raw.headers["Connection"] == "close"
+
+
+def test_challenge_and_md5_login(wire: Wire):
+    import hashlib
+
+    reply = wire.get("/rawman", action="Challenge", AuthType="MD5", ActionID="c1").messages()[0]
+    assert [n for n, _ in reply.headers] == ["Response", "ActionID", "Challenge"]
+    challenge = reply["Challenge"]
+    assert challenge.isdigit() and len(challenge) <= 9
+    key = hashlib.md5((challenge + "world").encode()).hexdigest()
+    login = wire.get("/rawman", action="Login", username="hello", AuthType="MD5", Key=key)
+    assert login.messages()[0]["Message"] == "Authentication accepted"
+    assert wire.get("/rawman", action="Challenge").messages()[0]["Message"] == "Must specify AuthType"
+
+
+def test_body_over_the_limit_is_413(wire: Wire):
+    raw = wire.send("POST", "/rawman", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    content=b"action=Ping&x=" + b"y" * 41000)
+    assert raw.status == 413

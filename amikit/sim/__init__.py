@@ -114,7 +114,7 @@ class Simulator:
                        speed=self.speed, seed=self.seed)
         missing = self.pbx.unsupported()
         if missing:
-            log.warning("amikit sim does not simulate these applications; a call reaching one "
+            log.warning("these dialplan applications are not simulated; a call reaching one "
                         "hangs up: %s", "; ".join(missing))
         self.front = HTTPFront(self.manager, self.config.prefix, self.config.servername,
                                enabled=self.config.http_enabled and self.config.webenabled)

@@ -7,10 +7,13 @@ The public API; everything else may change.
     'Pong'
 """
 
+from amikit import accessor as _accessor  # registers the df.ami accessor
 from amikit import errors
 from amikit.client import AMIClient, AsyncAMIClient
 from amikit.errors import AMIError
+from amikit.frames import EventLog, events_frame, read_events
 from amikit.message import Message
+from amikit.plots import plot_event_rate, plot_ladder, plot_timeline
 from amikit.protocol import (
     StreamReader,
     encode_action,
@@ -24,11 +27,20 @@ from amikit.session import Gap
 from amikit.sim import Simulator
 
 __version__ = "0.1.0"
+del _accessor
+
+
+def sample_recording() -> bytes:
+    """The real Asterisk 23.4.1 recording shipped with amikit (eleven labelled Originates)."""
+    from importlib import resources
+
+    return resources.files("amikit").joinpath("data/sample_originate.rawman").read_bytes()
 
 __all__ = [
     "AMIClient",
     "AMIError",
     "AsyncAMIClient",
+    "EventLog",
     "Gap",
     "Message",
     "Simulator",
@@ -37,8 +49,14 @@ __all__ = [
     "encode_action",
     "encode_message",
     "errors",
+    "events_frame",
     "parse_manager_html",
     "parse_mxml",
     "parse_rawman",
     "parse_recording",
+    "plot_event_rate",
+    "plot_ladder",
+    "plot_timeline",
+    "read_events",
+    "sample_recording",
 ]

@@ -21,7 +21,7 @@ import re
 from functools import cache
 from importlib import resources
 
-__all__ = ["mangle", "restore"]
+__all__ = ["mangle", "restore", "usual_spelling"]
 
 _NUMBERED = re.compile(r"(category|line)((?:_\d{6}){1,2})")
 
@@ -62,3 +62,12 @@ def restore(mangled: str, event: str | None = None) -> str:
     if numbered:
         return numbered[1].capitalize() + numbered[2].replace("_", "-")
     return mangled
+
+
+def usual_spelling(name: str) -> str | None:
+    """The spelling most AMI messages use for ``name`` (any case), or None if unknown.
+
+        >>> usual_spelling("UniqueID"), usual_spelling("CallerIDnum"), usual_spelling("X-My")
+        ('Uniqueid', 'CallerIDNum', None)
+    """
+    return _tables()[0].get(mangle(name))

@@ -1,0 +1,343 @@
+"""Events as typed pandas DataFrames.
+
+    >>> import amikit
+    >>> df = amikit.read_events(b"Event: Hangup\\r\\nPrivilege: call,all\\r\\n"
+    ...                         b"Timestamp: 1795675451.752314\\r\\nCause: 16\\r\\n\\r\\n")
+    >>> df.loc[0, "Cause"], str(df["Timestamp"].dtype)
+    (np.int64(16), 'datetime64[us, UTC]')
+
+One row per event, in arrival order (replies and ``WaitEventComplete`` markers are not
+events). Columns keep AMI's header names; names that differ only in case (CEL and Cdr
+write ``UniqueID``, ``CallerIDnum``) share one column under the usual spelling. Types:
+
+* ``Timestamp`` (and ``received_at``, when amikit received the events live) are
+  timezone-aware UTC datetimes. Events without a ``Timestamp`` (Asterisk's default is
+  ``timestampevents=no``) take it from ``received_at``.
+* ``ChannelState``, ``Priority``, ``Cause``, ``Reason``, ``ListItems`` and a few other
+  counts are nullable integers (``Int64``).
+* Repeated text (Event, Privilege, Context, ChannelStateDesc, Language …) is categorical;
+  other text is pandas' string dtype. A header absent from an event is NA.
+* **A header that repeats inside one event** (``Variable``, ``ChanVariable``, ``Output``)
+  becomes a list column: each non-missing cell is the list of its values in wire order.
+* Cdr and CEL times (``StartTime``, ``AnswerTime``, ``EndTime``, ``EventTime``) are
+  Asterisk's local time without a zone; they stay text unless ``tz=`` names the zone.
+* ``server`` names the PBX when given, so frames of several PBXs can be combined.
+
+Rawman bytes take a columnar path: pyarrow splits the text into lines and headers and
+builds each column at once, with no Python object per message. It follows the rules of
+:func:`amikit.parse_rawman` exactly (the tests compare the two); anything unusual (bytes
+that are not UTF-8, legacy ``Response: Follows``) takes the message path instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections import deque
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from amikit.headernames import usual_spelling
+from amikit.message import Message
+from amikit.protocol import parse_recording
+
+__all__ = ["EventLog", "events_frame", "read_events"]
+
+TIME_COLUMNS = ("Timestamp", "received_at")
+INT_COLUMNS = ("ChannelState", "Priority", "Cause", "Reason", "ListItems", "DestChannelState",
+               "DestPriority", "BridgeNumChannels", "Duration", "BillableSeconds", "Items")
+LOCAL_TIME_COLUMNS = ("StartTime", "AnswerTime", "EndTime", "EventTime")
+#: A text column becomes categorical when it has at most this share of distinct values.
+CATEGORY_RATIO = 0.5
+
+Cells = tuple[np.ndarray, pa.Array]  # the rows a column has values in, and those values
+
+
+# -- column naming -----------------------------------------------------------------------
+class _Names:
+    """Maps each header spelling to its column (usual spelling, else first one seen)."""
+
+    def __init__(self) -> None:
+        self._by_spelling: dict[str, str] = {}
+        self._by_lower: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        column = self._by_spelling.get(name)
+        if column is None:
+            lower = name.lower()
+            column = self._by_lower.get(lower) or usual_spelling(name) or name
+            self._by_lower[lower] = column
+            self._by_spelling[name] = column
+        return column
+
+
+# -- the message path --------------------------------------------------------------------
+def _message_columns(messages: Iterable[Message]) -> tuple[dict[str, Cells], list[float | None], int]:
+    """Each column's (rows, values) from Message objects; events only."""
+    names = _Names()
+    cells: dict[str, tuple[list[int], list[str]]] = {}
+    received: list[float | None] = []
+    row = 0
+    for msg in messages:
+        if not _is_event(msg):
+            continue
+        for name, value in msg.headers:
+            rows, values = cells.setdefault(names(name), ([], []))
+            rows.append(row)
+            values.append(value)
+        received.append(msg.received_at)
+        row += 1
+    columns = {column: (np.array(rows, dtype=np.int64), pa.array(values, pa.string()))
+               for column, (rows, values) in cells.items()}
+    return columns, received, row
+
+
+def _is_event(msg: Message) -> bool:
+    name = msg.get("Event")
+    return name is not None and name != "WaitEventComplete"
+
+
+# -- the columnar path -------------------------------------------------------------------
+def _columnar(text: str) -> tuple[dict[str, Cells], int]:
+    """Columns straight from rawman text (see the module docstring); events only."""
+    sep = "\r\n" if "\r\n" in text else "\n"
+    lines = pc.split_pattern(pa.array([text], pa.large_string()), sep).flatten()
+    blank = pc.equal(lines, "").to_numpy(zero_copy_only=False)
+    message = np.cumsum(blank)  # message number of each line (blank lines start the next)
+    # name: what precedes the first ":"; value: what follows ": " (or ":"); lines without
+    # a colon are no headers (parse_rawman's rules)
+    parts = pc.extract_regex(lines, r"(?s)^(?P<name>[^:]*):(?: ?)(?P<value>.*)$")
+    keep = parts.is_valid()
+    message = message[keep.to_numpy(zero_copy_only=False)]
+    parts = parts.filter(keep)
+    header = pc.struct_field(parts, "name")
+    value = pc.struct_field(parts, "value")
+
+    encoded = header.dictionary_encode()
+    spellings = encoded.dictionary.to_pylist()
+    names = _Names()
+    column_of = [names(s) for s in spellings]
+    columns_sorted = sorted(set(column_of))
+    column_index = {c: i for i, c in enumerate(columns_sorted)}
+    code = np.array([column_index[c] for c in column_of], dtype=np.int32)[
+        encoded.indices.to_numpy(zero_copy_only=False)]
+
+    # which messages are events (and not WaitEventComplete markers)
+    event_col = column_index.get("Event")
+    if event_col is None:
+        return {}, 0
+    first_event = np.zeros(message.max() + 1 if len(message) else 0, dtype=bool)
+    is_event_line = code == event_col
+    event_values = value.filter(pa.array(is_event_line))
+    event_msgs = message[is_event_line]
+    real = pc.not_equal(event_values, "WaitEventComplete").to_numpy(zero_copy_only=False)
+    # the first Event header of a message decides (Message lookups take the first value)
+    order = np.unique(event_msgs, return_index=True)[1]
+    first_event[event_msgs[order]] = real[order]
+    row_of_message = np.cumsum(first_event) - 1
+    keep_line = first_event[message]
+    rows = row_of_message[message][keep_line]
+    code = code[keep_line]
+    value = value.filter(pa.array(keep_line))
+    n_rows = int(first_event.sum())
+
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(len(columns_sorted) + 1))
+    grouped = value.take(pa.array(order))  # one gather; each column is then a slice of it
+    rows = rows[order]
+    columns = {}
+    for i, column in enumerate(columns_sorted):
+        start, stop = int(bounds[i]), int(bounds[i + 1])
+        if stop > start:
+            columns[column] = (rows[start:stop], grouped.slice(start, stop - start))
+    return columns, n_rows
+
+
+def _column(name: str, rows: np.ndarray, values: pa.Array, n_rows: int,
+            tz: str | None) -> pd.Series:
+    """One typed, full-length column from the rows that have a value and their values."""
+    if len(rows) > 1 and (np.diff(rows) == 0).any():
+        return _list_column(rows, values, n_rows)
+    if name == "Timestamp":
+        return pd.to_datetime(_scatter_numbers(rows, values, n_rows, np.float64), unit="s",
+                              utc=True).astype("datetime64[us, UTC]")
+    if name in INT_COLUMNS:
+        numbers = _scatter_numbers(rows, values, n_rows, np.float64)
+        missing = np.isnan(numbers)
+        return pd.Series(pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64),
+                                                missing))
+    if name in LOCAL_TIME_COLUMNS and tz is not None:
+        local = pd.to_datetime(_text(rows, values, n_rows).astype(object), errors="coerce")
+        return local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    return _text(rows, values, n_rows)
+
+
+def _list_column(rows: np.ndarray, values: pa.Array, n_rows: int) -> pd.Series:
+    out: list[list[str] | None] = [None] * n_rows
+    for row, item in zip(rows.tolist(), values.to_pylist(), strict=True):
+        if out[row] is None:
+            out[row] = [item]
+        else:
+            out[row].append(item)  # type: ignore[union-attr]
+    return pd.Series(out, dtype=object)
+
+
+def _scatter_numbers(rows: np.ndarray, values: pa.Array, n_rows: int, dtype: type) -> np.ndarray:
+    try:
+        numbers = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        numbers = pd.to_numeric(pd.Series(values.to_pylist(), dtype=object),
+                                errors="coerce").to_numpy(dtype=np.float64)
+    full = np.full(n_rows, np.nan, dtype=dtype)
+    full[rows] = numbers
+    return full
+
+
+def _text(rows: np.ndarray, values: pa.Array, n_rows: int) -> pd.Series:
+    encoded = values.dictionary_encode()
+    if len(encoded.dictionary) <= CATEGORY_RATIO * len(values):
+        codes = np.full(n_rows, -1, dtype=np.int32)
+        codes[rows] = encoded.indices.to_numpy(zero_copy_only=False)
+        categories = pd.Index(encoded.dictionary.to_pandas(), dtype="str")
+        return pd.Series(pd.Categorical.from_codes(codes, categories))
+    index = np.full(n_rows, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
+    return pd.Series(values.take(pa.array(index, mask=index < 0)).to_pandas(), dtype="str")
+
+
+# -- typing ------------------------------------------------------------------------------
+def _typed(columns: dict[str, Cells], n_rows: int, received: list[float | None] | None,
+           server: str | None, tz: str | None) -> pd.DataFrame:
+    data = {name: _column(name, rows, values, n_rows, tz)
+            for name, (rows, values) in columns.items()}
+    frame = pd.DataFrame(data, index=pd.RangeIndex(n_rows))
+    if received is not None and any(r is not None for r in received):
+        frame["received_at"] = pd.to_datetime(pd.Series(received, dtype="float64"), unit="s",
+                                              utc=True)
+        if "Timestamp" in frame:
+            frame["Timestamp"] = frame["Timestamp"].fillna(frame["received_at"])
+        else:
+            frame["Timestamp"] = frame["received_at"]
+    if server is not None:
+        frame["server"] = pd.Categorical([server] * n_rows)
+    order = [c for c in ("Event", "Privilege", "Timestamp") if c in frame]
+    return frame[order + [c for c in frame.columns if c not in order]]
+
+
+# -- public API --------------------------------------------------------------------------
+def events_frame(messages: Iterable[Message], *, server: str | None = None,
+                 tz: str | None = None) -> pd.DataFrame:
+    """A typed DataFrame of the events among ``messages`` (e.g. from ``client.events()``).
+
+        >>> from amikit import Message
+        >>> events_frame([Message([("Event", "Newchannel"), ("Channel", "PJSIP/A-1")]),
+        ...               Message([("Response", "Success")])])["Channel"].tolist()
+        ['PJSIP/A-1']
+    """
+    columns, received, n_rows = _message_columns(messages)
+    return _typed(columns, n_rows, received, server, tz)
+
+
+def read_events(source: str | os.PathLike[str] | bytes, *, server: str | None = None,
+                tz: str | None = None) -> pd.DataFrame:
+    """A typed DataFrame of the events in a recording: rawman, mxml or amikit's JSON Lines.
+
+    ``source`` is a path or the bytes themselves. See the module docstring for the types.
+    """
+    data = source if isinstance(source, bytes | bytearray) else pathlib.Path(source).read_bytes()
+    data = bytes(data)
+    head = data.lstrip()[:1]
+    if head == b"{":
+        return _typed(*_jsonl_columns(data), server=server, tz=tz)
+    if head == b"<" or data.startswith(b"Asterisk Call Manager") or b"--END COMMAND--" in data:
+        return events_frame(parse_recording(data), server=server, tz=tz)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return events_frame(parse_recording(data), server=server, tz=tz)
+    columns, n_rows = _columnar(text)
+    return _typed(columns, n_rows, None, server, tz)
+
+
+def _jsonl_columns(data: bytes) -> tuple[dict[str, Cells], int, list[float | None]]:
+    messages = []
+    for number, line in enumerate(data.decode("utf-8", "surrogateescape").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            msg = Message([tuple(pair) for pair in record["headers"]])
+        except (ValueError, KeyError, TypeError) as exc:
+            from amikit.errors import ProtocolError
+
+            raise ProtocolError(f"JSON Lines record {number} is not an amikit event: {exc}") from None
+        msg.received_at = record.get("received_at")
+        messages.append(msg)
+    columns, received, n_rows = _message_columns(messages)
+    return columns, n_rows, received
+
+
+class EventLog:
+    """Events collected while polling, ready as a DataFrame at any moment.
+
+    ``max_events`` bounds memory for long sessions (the oldest events are dropped and
+    counted in ``dropped``). ::
+
+        log = EventLog(max_events=100_000)
+        for event in client.events():
+            log.append(event)
+        log.frame()            # the typed DataFrame so far
+        log.to_parquet("session.parquet"); log.to_jsonl("session.jsonl")
+    """
+
+    def __init__(self, messages: Iterable[Message] = (), *, max_events: int | None = None,
+                 server: str | None = None) -> None:
+        self._events: deque[Message] = deque(maxlen=max_events)
+        self.server = server
+        self.dropped = 0
+        self.extend(messages)
+
+    def append(self, message: Message) -> None:
+        """Add one message (replies and markers are ignored)."""
+        if not _is_event(message):
+            return
+        if self._events.maxlen is not None and len(self._events) == self._events.maxlen:
+            self.dropped += 1
+        self._events.append(message)
+
+    def extend(self, messages: Iterable[Message]) -> None:
+        for message in messages:
+            self.append(message)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self):
+        return iter(self._events)
+
+    def frame(self, *, tz: str | None = None) -> pd.DataFrame:
+        """The events so far as a typed DataFrame."""
+        return events_frame(self._events, server=self.server, tz=tz)
+
+    def to_jsonl(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the events as amikit's JSON Lines (``read_events`` reads them back)."""
+        out = pathlib.Path(path)
+        with out.open("w", encoding="utf-8", errors="surrogateescape") as f:
+            for msg in self._events:
+                f.write(json.dumps({"headers": msg.headers, "received_at": msg.received_at},
+                                   ensure_ascii=False) + "\n")
+        return out
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the typed frame as Parquet (list columns included)."""
+        out = pathlib.Path(path)
+        self.frame().to_parquet(out, index=False)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<EventLog {len(self)} events{f', {self.dropped} dropped' if self.dropped else ''}>"

@@ -5,6 +5,8 @@
                                   send one action and print the reply
     amikit sim [--host H] [--port P] [--config DIR] [--speed X] [--seed N] [--spool DIR]
                                   serve a simulated Asterisk until Ctrl-C
+    amikit tail URL [--name Event ...]   print events as they come
+    amikit record URL -o FILE           record events to JSON Lines (.jsonl) or Parquet
     amikit version
 
 Credentials for ``send`` come from ``--user`` / ``AMIKIT_USER`` and ``AMIKIT_SECRET`` (or a
@@ -79,7 +81,7 @@ def _header_pairs(items: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _send(args: argparse.Namespace) -> int:
+def _credentials(args: argparse.Namespace) -> tuple[str, str]:
     user = args.user or os.environ.get("AMIKIT_USER")
     if not user:
         raise AMIError("give --user or set AMIKIT_USER")
@@ -88,6 +90,54 @@ def _send(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             raise AMIError("set AMIKIT_SECRET (there is no terminal to ask for the secret on)")
         secret = getpass.getpass(f"secret for {user}: ")
+    return user, secret
+
+
+def _tail(args: argparse.Namespace) -> int:
+    user, secret = _credentials(args)
+    _stop_on_sigterm()
+    with AMIClient(args.url, user, secret, encoding=args.encoding, auth=args.auth) as ami:
+        try:
+            for event in ami.events(names=args.name):
+                _print_messages([event], args.json)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from amikit.frames import EventLog
+
+    user, secret = _credentials(args)
+    out = args.output
+    parquet = out.endswith(".parquet")
+    log = EventLog(max_events=args.max_events)
+    _stop_on_sigterm()
+    count = 0
+    with AMIClient(args.url, user, secret, encoding=args.encoding, auth=args.auth) as ami, \
+            open(os.devnull if parquet else out, "w", encoding="utf-8",
+                 errors="surrogateescape") as f:
+        try:
+            for event in ami.events(names=args.name):
+                count += 1
+                if parquet:
+                    log.append(event)
+                else:  # written as it comes, so a hard stop keeps what was recorded
+                    f.write(json.dumps({"headers": event.headers,
+                                        "received_at": event.received_at},
+                                       ensure_ascii=False) + "\n")
+                    f.flush()
+        except KeyboardInterrupt:
+            pass
+    if parquet:
+        log.to_parquet(out)
+    print(f"amikit: {count} events recorded to {out}", file=sys.stderr)
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    user, secret = _credentials(args)
     headers: dict[str, str | list[str]] = {}
     for name, value in _header_pairs(args.headers):
         previous = headers.get(name)
@@ -161,6 +211,24 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--auth", choices=["cookie", "digest"], default="cookie")
     send.add_argument("--json", action="store_true", help="one JSON object per message")
     send.set_defaults(run=_send)
+
+    for name, helps, run in (("tail", "print events as they come", _tail),
+                             ("record", "record events to JSON Lines or Parquet until stopped",
+                              _record)):
+        cmd = sub.add_parser(name, help=helps)
+        cmd.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8088")
+        cmd.add_argument("--user", help="manager.conf user (default: $AMIKIT_USER)")
+        cmd.add_argument("--encoding", choices=["rawman", "mxml"], default="rawman")
+        cmd.add_argument("--auth", choices=["cookie", "digest"], default="cookie")
+        cmd.add_argument("--name", action="append", help="only events of this name (repeatable)")
+        if name == "tail":
+            cmd.add_argument("--json", action="store_true", help="one JSON object per event")
+        else:
+            cmd.add_argument("-o", "--output", required=True,
+                             help="FILE.jsonl (written as events come) or FILE.parquet")
+            cmd.add_argument("--max-events", type=int, default=None,
+                             help="keep at most this many events for Parquet (oldest dropped)")
+        cmd.set_defaults(run=run)
 
     sim = sub.add_parser("sim", help="serve a simulated Asterisk (HTTP AMI) until Ctrl-C")
     sim.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")

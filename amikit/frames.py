@@ -36,6 +36,7 @@ import os
 import pathlib
 from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -103,20 +104,55 @@ def _is_event(msg: Message) -> bool:
 
 
 # -- the columnar path -------------------------------------------------------------------
-def _columnar(text: str) -> tuple[dict[str, Cells], int]:
-    """Columns straight from rawman text (see the module docstring); events only."""
-    sep = "\r\n" if "\r\n" in text else "\n"
+_HEADER = r"^(?P<name>[^:]*):(?: ?)(?P<value>(?s:.*))$"
+
+
+def _headers(text: str, sep: str) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Message number, name and value of every header line of ``text``."""
     lines = pc.split_pattern(pa.array([text], pa.large_string()), sep).flatten()
     blank = pc.equal(lines, "").to_numpy(zero_copy_only=False)
     message = np.cumsum(blank)  # message number of each line (blank lines start the next)
-    # name: what precedes the first ":"; value: what follows ": " (or ":"); lines without
-    # a colon are no headers (parse_rawman's rules)
-    parts = pc.extract_regex(lines, r"(?s)^(?P<name>[^:]*):(?: ?)(?P<value>.*)$")
+    # name: what precedes the first ":"; value: what follows ": " (or ":"); a line without
+    # a colon is no header (parse_rawman's rules)
+    parts = pc.extract_regex(lines, _HEADER)
     keep = parts.is_valid()
-    message = message[keep.to_numpy(zero_copy_only=False)]
     parts = parts.filter(keep)
-    header = pc.struct_field(parts, "name")
-    value = pc.struct_field(parts, "value")
+    return (message[keep.to_numpy(zero_copy_only=False)], pc.struct_field(parts, "name"),
+            pc.struct_field(parts, "value"))
+
+
+def _chunks(text: str, sep: str, count: int) -> list[str]:
+    """``text`` cut into about ``count`` pieces, each at a message boundary."""
+    blank = sep + sep
+    pieces, start = [], 0
+    for i in range(1, count):
+        cut = text.find(blank, max(start, len(text) * i // count))
+        if cut < 0:
+            break
+        pieces.append(text[start:cut + len(blank)])
+        start = cut + len(blank)
+    pieces.append(text[start:])
+    return [p for p in pieces if p]
+
+
+def _columnar(text: str) -> tuple[dict[str, Cells], int]:
+    """Columns straight from rawman text (see the module docstring); events only."""
+    sep = "\r\n" if "\r\n" in text else "\n"
+    # pyarrow's kernels release the GIL: large texts are read in parallel pieces
+    workers = min(os.cpu_count() or 1, 8) if len(text) > 4_000_000 else 1
+    pieces = _chunks(text, sep, workers)
+    if len(pieces) > 1:
+        with ThreadPoolExecutor(len(pieces)) as pool:
+            results = list(pool.map(lambda piece: _headers(piece, sep), pieces))
+    else:
+        results = [_headers(text, sep)]
+    offset, messages = 0, []
+    for found, _, _ in results:
+        messages.append(found + offset)
+        offset += int(found[-1]) + 1 if len(found) else 0
+    message = np.concatenate(messages) if messages else np.zeros(0, dtype=np.int64)
+    header = pa.concat_arrays([r[1] for r in results])
+    value = pa.concat_arrays([r[2] for r in results])
 
     encoded = header.dictionary_encode()
     spellings = encoded.dictionary.to_pylist()
@@ -124,7 +160,9 @@ def _columnar(text: str) -> tuple[dict[str, Cells], int]:
     column_of = [names(s) for s in spellings]
     columns_sorted = sorted(set(column_of))
     column_index = {c: i for i, c in enumerate(columns_sorted)}
-    code = np.array([column_index[c] for c in column_of], dtype=np.int32)[
+    # int16 codes: numpy sorts them with a radix sort (there are far fewer than 32,768 names)
+    code_type = np.int16 if len(columns_sorted) < 2**15 else np.int32
+    code = np.array([column_index[c] for c in column_of], dtype=code_type)[
         encoded.indices.to_numpy(zero_copy_only=False)]
 
     # which messages are events (and not WaitEventComplete markers)
@@ -136,9 +174,10 @@ def _columnar(text: str) -> tuple[dict[str, Cells], int]:
     event_values = value.filter(pa.array(is_event_line))
     event_msgs = message[is_event_line]
     real = pc.not_equal(event_values, "WaitEventComplete").to_numpy(zero_copy_only=False)
-    # the first Event header of a message decides (Message lookups take the first value)
-    order = np.unique(event_msgs, return_index=True)[1]
-    first_event[event_msgs[order]] = real[order]
+    # the first Event header of a message decides (Message lookups take the first value);
+    # message numbers only grow along the text, so a change marks a message's first one
+    first_of_message = np.r_[True, np.diff(event_msgs) != 0] if len(event_msgs) else event_msgs
+    first_event[event_msgs[first_of_message]] = real[first_of_message]
     row_of_message = np.cumsum(first_event) - 1
     keep_line = first_event[message]
     rows = row_of_message[message][keep_line]
@@ -150,11 +189,12 @@ def _columnar(text: str) -> tuple[dict[str, Cells], int]:
     bounds = np.searchsorted(code[order], np.arange(len(columns_sorted) + 1))
     grouped = value.take(pa.array(order))  # one gather; each column is then a slice of it
     rows = rows[order]
+    present = [i for i in range(len(columns_sorted)) if bounds[i + 1] > bounds[i]]
+    first_line = {i: order[bounds[i]] for i in present}  # a stable sort keeps line order
     columns = {}
-    for i, column in enumerate(columns_sorted):
+    for i in sorted(present, key=first_line.__getitem__):  # columns in order of appearance
         start, stop = int(bounds[i]), int(bounds[i + 1])
-        if stop > start:
-            columns[column] = (rows[start:stop], grouped.slice(start, stop - start))
+        columns[columns_sorted[i]] = (rows[start:stop], grouped.slice(start, stop - start))
     return columns, n_rows
 
 

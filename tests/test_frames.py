@@ -1,0 +1,141 @@
+"""Events as typed DataFrames (read_events, events_frame, EventLog)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amikit import EventLog, Message, events_frame, parse_rawman, read_events, sample_recording
+from amikit.errors import ProtocolError
+from amikit.protocol import encode_message
+
+STREAMS = ["busy/rawman_waitevent_stream_part1.txt", "05_originate/rawman/waitevent_stream_concat.txt",
+           "07_callfiles/waitevent_stream_concat.txt"]
+
+
+def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns)
+    for column in a.columns:
+        assert a[column].astype(object).equals(b[column].astype(object)), column
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_columnar_path_equals_the_message_path(captures, name):
+    data = (captures / name).read_bytes()
+    same(read_events(data), events_frame(parse_rawman(data)))
+
+
+def test_one_row_per_event_in_arrival_order(captures):
+    data = (captures / STREAMS[0]).read_bytes()
+    df = read_events(data)
+    # counted from the bytes: every queued event has a Privilege line; markers have none
+    assert len(df) == data.count(b"\r\nPrivilege: ")
+    assert "WaitEventComplete" not in set(df["Event"])
+    names = re.findall(rb"\r\n\r\nEvent: (\w+)\r\nPrivilege", b"\r\n\r\n" + data)
+    assert df["Event"].astype(str).tolist() == [n.decode() for n in names]
+
+
+def test_types(captures):
+    df = read_events((captures / STREAMS[1]).read_bytes())
+    assert str(df["Timestamp"].dtype) == "datetime64[us, UTC]"
+    for name in ("ChannelState", "Priority", "Cause", "Reason"):
+        assert str(df[name].dtype) == "Int64", name
+    for name in ("Event", "Privilege", "Context", "ChannelStateDesc", "Language"):
+        assert isinstance(df[name].dtype, pd.CategoricalDtype), name
+    newchannel = df[df["Event"] == "Newchannel"]
+    assert newchannel["Cause"].isna().all(), "absent headers are NA"
+    assert (df.loc[df["Event"] == "Hangup", "Cause"] >= 0).all()
+    assert list(df.columns[:3]) == ["Event", "Privilege", "Timestamp"]
+
+
+def test_case_variants_share_one_column(captures):
+    df = read_events((captures / STREAMS[1]).read_bytes())
+    assert "UniqueID" not in df and "CallerIDnum" not in df and "LinkedID" not in df
+    cel = df[df["Event"] == "CEL"]
+    assert cel["Uniqueid"].notna().all() and cel["Linkedid"].notna().all()
+
+
+def test_local_times_stay_text_unless_a_zone_is_given(captures):
+    data = (captures / STREAMS[1]).read_bytes()
+    df = read_events(data)
+    cdr = df[df["Event"] == "Cdr"]
+    assert cdr["StartTime"].astype(str).str.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
+    zoned = read_events(data, tz="UTC")
+    assert str(zoned["StartTime"].dtype).startswith("datetime64")
+    assert zoned.loc[zoned["Event"] == "Cdr", "StartTime"].notna().all()
+
+
+def test_repeated_headers_become_lists():
+    data = (b"Event: Status\r\nPrivilege: call,all\r\nTimestamp: 1.5\r\nVariable: A=1\r\n"
+            b"Variable: B=2\r\n\r\nEvent: Status\r\nPrivilege: call,all\r\nTimestamp: 2.5\r\n"
+            b"Variable: C=3\r\n\r\nEvent: Other\r\nPrivilege: call,all\r\nTimestamp: 3\r\n\r\n")
+    df = read_events(data)
+    assert df["Variable"].tolist()[:2] == [["A=1", "B=2"], ["C=3"]]
+    assert df["Variable"].isna().tolist() == [False, False, True]
+    same(df, events_frame(parse_rawman(data)))
+
+
+def test_mxml_and_jsonl_sources(captures, tmp_path):
+    xml = read_events(captures / "05_originate/mxml/waitevent_stream_concat.xml")
+    raw = read_events(captures / STREAMS[1])
+    for name in ("Newchannel", "Hangup", "OriginateResponse"):  # two sessions, the same calls
+        assert (xml["Event"] == name).sum() == (raw["Event"] == name).sum(), name
+    assert set(xml.columns) >= {"Event", "Timestamp", "Uniqueid", "Cause-txt"}
+    log = EventLog(parse_rawman(sample_recording()))
+    path = log.to_jsonl(tmp_path / "events.jsonl")
+    same(read_events(path), log.frame())
+    parquet = pd.read_parquet(log.to_parquet(tmp_path / "events.parquet"))
+    assert len(parquet) == len(log) and (parquet["Event"].astype(str) == log.frame()["Event"].astype(str)).all()
+
+
+def test_bad_jsonl_is_a_protocol_error():
+    with pytest.raises(ProtocolError, match="record 2"):
+        read_events(b'{"headers": [["Event", "A"]]}\n{"nope": 1}\n')
+
+
+def test_received_at_and_timestamp_fallback_and_server():
+    a = Message([("Event", "Newchannel"), ("Channel", "PJSIP/A-1")])
+    a.received_at = 1795675451.5
+    b = Message([("Event", "Hangup"), ("Timestamp", "1795675452.000000")])
+    b.received_at = 1795675452.25
+    df = events_frame([a, b, Message([("Response", "Success")])], server="pbx1")
+    assert len(df) == 2 and df["server"].astype(str).tolist() == ["pbx1", "pbx1"]
+    assert df["Timestamp"].iloc[0] == pd.Timestamp(1795675451.5, unit="s", tz="UTC")
+    assert df["Timestamp"].iloc[1] == pd.Timestamp(1795675452, unit="s", tz="UTC")
+    both = pd.concat([df, events_frame([b], server="pbx2")], ignore_index=True)
+    assert both["server"].astype(str).tolist() == ["pbx1", "pbx1", "pbx2"]
+
+
+def test_event_log_is_bounded():
+    log = EventLog(max_events=3)
+    for i in range(5):
+        log.append(Message([("Event", "UserEvent"), ("N", str(i))]))
+    log.append(Message([("Response", "Success")]))
+    assert len(log) == 3 and log.dropped == 2
+    assert log.frame()["N"].astype(str).tolist() == ["2", "3", "4"]
+    assert "2 dropped" in repr(log)
+
+
+def test_empty_inputs():
+    assert read_events(b"").empty and events_frame([]).empty
+    assert read_events(b"Response: Success\r\n\r\n").empty
+
+
+names = st.sampled_from(["Event", "Channel", "Uniqueid", "UniqueID", "Linkedid", "Cause",
+                         "Cause-txt", "ChannelState", "Variable", "Timestamp", "Context", "X-Custom"])
+values = st.text(st.characters(blacklist_characters="\r\n\0", blacklist_categories=("Cs",)),
+                 max_size=12)
+event_names = st.sampled_from(["Newchannel", "Newstate", "Hangup", "BridgeEnter", "DialEnd",
+                               "WaitEventComplete"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(event_names, st.lists(st.tuples(names, values), max_size=8)),
+                max_size=12))
+def test_any_stream_gives_the_same_frame_both_ways(events):
+    data = b"".join(encode_message(Message([("Event", e), *h])) for e, h in events)
+    same(read_events(data), events_frame(parse_rawman(data)))

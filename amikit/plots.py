@@ -143,8 +143,14 @@ def _draw_bridges(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float]) -> No
 
 def _tick_events(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float],
                  names: list[str]) -> None:
-    ev = data[data["Event"].isin(names) & data["Uniqueid"].notna()]
-    lanes = ev["Uniqueid"].astype(str).map(lane_of)
+    ev = data[data["Event"].isin(names)]
+    own = ev["Uniqueid"].astype(object) if "Uniqueid" in ev else None
+    if "DestUniqueid" in ev:  # Dial events of an Originate carry only the callee's snapshot
+        dest = ev["DestUniqueid"].astype(object)
+        own = dest if own is None else own.where(own.notna(), dest)
+    if own is None:
+        return
+    lanes = own.astype(str).map(lane_of)
     ok = lanes.notna().to_numpy()
     ax.scatter(_num(ev["Timestamp"])[ok], lanes.to_numpy(dtype=float)[ok], marker="d", s=14,
                color="#CC79A7", zorder=4, label="events", gid="events")

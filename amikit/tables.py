@@ -37,6 +37,20 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=df.index, dtype=object)
 
 
+def _with(df: pd.DataFrame, *names: str) -> pd.DataFrame:
+    """``df`` with every column in ``names``; the missing ones all NA (Timestamp as NaT)."""
+    missing = [n for n in names if n not in df]
+    if not missing:
+        return df
+    extra = {n: (pd.Series(pd.NaT, index=df.index, dtype="datetime64[us, UTC]")
+                 if n == "Timestamp" else pd.Series(pd.NA, index=df.index, dtype=object))
+             for n in missing}
+    return df.assign(**extra)
+
+
+_BASICS = ("Event", "Timestamp", "Uniqueid", "Linkedid", "Channel")
+
+
 def _text(series: pd.Series) -> pd.Series:
     return series.astype("str") if len(series) else series.astype(object)
 
@@ -47,8 +61,7 @@ def _keys(df: pd.DataFrame) -> list[str]:
 
 def _channel_events(df: pd.DataFrame) -> pd.DataFrame:
     """Events that speak of one channel (a real Uniqueid), with the columns needed here."""
-    if "Uniqueid" not in df or "Timestamp" not in df:
-        return pd.DataFrame(columns=["Uniqueid", "Timestamp", "Event"])
+    df = _with(df, *_BASICS)
     uid = _text(df["Uniqueid"])
     mask = df["Uniqueid"].notna() & ~uid.isin(_NO_ID)
     wanted = [c for c in ("server", "Event", "Timestamp", "Uniqueid", "Linkedid", "Channel",
@@ -221,11 +234,12 @@ def _redirected(df: pd.DataFrame, chans: pd.DataFrame, keys: list[str]) -> pd.Se
     if ev.empty or "Priority" not in ev:
         return pd.Series(False, index=chans.groupby(keys, sort=False).size().index)
     ckeys = _keys(df)
-    place = ev["Context"].astype(str) + "," + ev["Exten"].astype(str)
+    place = _col(ev, "Context").astype(str) + "," + _col(ev, "Exten").astype(str)
     previous_place = place.groupby([ev[k] for k in ckeys], sort=False).shift()
-    previous_app = ev["Application"].str.lower().groupby([ev[k] for k in ckeys], sort=False).shift()
+    apps = _col(ev, "Application").astype(object).astype(str).str.lower()
+    previous_app = apps.groupby([ev[k] for k in ckeys], sort=False).shift()
     jump = ((ev["Priority"] == 1).fillna(False) & previous_place.notna()
-            & (place != previous_place) & (ev["Exten"] != "h")
+            & (place != previous_place) & (_col(ev, "Exten").astype(object) != "h")
             & ~previous_app.isin(_JUMP_APPS))
     moved = ev.loc[jump, ckeys].drop_duplicates()
     flagged = chans.merge(moved.assign(_moved=True), on=ckeys, how="left")
@@ -238,13 +252,13 @@ def bridges(df: pd.DataFrame) -> pd.DataFrame:
                "members", "entered", "left", "max_channels"]
     if "BridgeUniqueid" not in df:
         return pd.DataFrame(columns=columns)
-    ev = df[df["BridgeUniqueid"].notna()].copy()
+    ev = _with(df, *_BASICS)
+    ev = ev[ev["BridgeUniqueid"].notna()].copy()
     ev["BridgeUniqueid"] = _text(ev["BridgeUniqueid"])
     ev["Event"] = _text(ev["Event"])
     grouped = ev.groupby("BridgeUniqueid", sort=False)
-    table = grouped.agg(BridgeType=("BridgeType", "first"),
-                        BridgeTechnology=("BridgeTechnology", "first"),
-                        first_seen=("Timestamp", "min"))
+    table = grouped.agg(first_seen=("Timestamp", "min"), **{
+        name: (name, "first") for name in ("BridgeType", "BridgeTechnology") if name in ev})
     created = ev[ev["Event"] == "BridgeCreate"].groupby("BridgeUniqueid")["Timestamp"].min()
     destroyed = ev[ev["Event"] == "BridgeDestroy"].groupby("BridgeUniqueid")["Timestamp"].max()
     table = table.join(created.rename("created")).join(destroyed.rename("destroyed"))

@@ -70,3 +70,57 @@ def test_bad_header_syntax(monkeypatch, capsys):
 def test_version(argv, capsys):
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith("amikit ")
+
+
+def _run_cli(args, env_extra, seconds):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, **env_extra}
+    proc = subprocess.Popen([sys.executable, "-m", "amikit.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    return proc.returncode, out, err
+
+
+def test_tail_and_record_against_the_simulator(tmp_path):
+    from amikit import AMIClient, Simulator, read_events
+
+    with Simulator(port=0, speed=20) as sim:
+        env = {"AMIKIT_USER": "hello", "AMIKIT_SECRET": "world-is-secret"}
+        import threading
+
+        def make_calls():
+            import time
+
+            time.sleep(1.5)
+            with AMIClient(sim.url, "hello", "world") as ami:
+                for _ in range(3):
+                    ami.originate(Channel="Local/900@sets", Application="Wait", Data="1",
+                                  Async=True)
+                    time.sleep(0.3)
+
+        caller = threading.Thread(target=make_calls)
+        caller.start()
+        out_file = tmp_path / "session.jsonl"
+        code, _, err = _run_cli(["record", sim.url, "-o", str(out_file)],
+                                {**env, "AMIKIT_SECRET": "world"}, 4)
+        caller.join()
+        assert code == 0 and "events recorded" in err
+        df = read_events(out_file)
+        assert (df["Event"] == "Newchannel").sum() >= 6
+        assert df["received_at"].notna().all()
+
+        caller = threading.Thread(target=make_calls)
+        caller.start()
+        code, out, err = _run_cli(["tail", sim.url, "--name", "Newchannel"],
+                                  {**env, "AMIKIT_SECRET": "world"}, 4)
+        caller.join()
+        assert code == 0
+        assert out.count("Event: Newchannel") >= 6 and "Event: Hangup" not in out
+        assert "world" not in out + err.replace("Hello world", "")

@@ -89,7 +89,8 @@ def test_mxml_and_jsonl_sources(captures, tmp_path):
     path = log.to_jsonl(tmp_path / "events.jsonl")
     same(read_events(path), log.frame())
     parquet = pd.read_parquet(log.to_parquet(tmp_path / "events.parquet"))
-    assert len(parquet) == len(log) and (parquet["Event"].astype(str) == log.frame()["Event"].astype(str)).all()
+    assert len(parquet) == len(log)
+    assert (parquet["Event"].astype(str) == log.frame()["Event"].astype(str)).all()
 
 
 def test_bad_jsonl_is_a_protocol_error():

@@ -197,9 +197,14 @@ def plot_ladder(data: pd.DataFrame, linkedid: str, ax: Axes | None = None, *,
     lane_x = {name: i for i, name in enumerate(lane_names)}
     start = pd.to_datetime(events["Timestamp"], utc=True).min()
     seconds = (pd.to_datetime(events["Timestamp"], utc=True) - start).dt.total_seconds()
+    moved = set(tables.redirects(events).index)
     steps = []
-    for (_, row), t in zip(events.iterrows(), seconds, strict=True):
+    for (index, row), t in zip(events.iterrows(), seconds, strict=True):
         kind = row["Event"]
+        if index in moved and str(row.get("Channel", "")) in lane_x:
+            chan = str(row["Channel"])
+            steps.append((t, chan, chan, f"Redirect to {row.get('Exten', '')}@{row.get('Context', '')}"))
+            continue
         chan = str(row.get("Channel", ""))
         if kind == "DialBegin" and str(row.get("DestChannel", "")) in lane_x:
             source = chan if chan in lane_x else str(row["DestChannel"])
@@ -223,8 +228,9 @@ def plot_ladder(data: pd.DataFrame, linkedid: str, ax: Axes | None = None, *,
     for y, (t, a, b, label) in enumerate(steps, start=1):
         xa, xb = lane_x[a], lane_x[b]
         if a == b:
-            colour = _HANGUP_COLOUR if label.startswith("Hangup") else STATE_COLOURS["up"]
-            ax.plot([xa], [y], marker="x" if label.startswith("Hangup") else "o", color=colour,
+            hangup, redirect = label.startswith("Hangup"), label.startswith("Redirect")
+            colour = _HANGUP_COLOUR if hangup else "#CC79A7" if redirect else STATE_COLOURS["up"]
+            ax.plot([xa], [y], marker="x" if hangup else ">" if redirect else "o", color=colour,
                     zorder=3)
         else:
             ax.annotate("", xy=(xb, y), xytext=(xa, y),

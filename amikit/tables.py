@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["bridges", "call", "calls", "channels"]
+__all__ = ["bridges", "call", "calls", "channels", "redirects"]
 
 _NO_ID = {"<unknown>", "none", ""}
 _JUMP_APPS = {"goto", "gotoif", "gotoiftime", "gosub", "gosubif", "macro", "appdial2",
@@ -227,23 +227,36 @@ def _dispositions(df: pd.DataFrame, chans: pd.DataFrame, keys: list[str]) -> pd.
     return result.where(result.notna(), fallback)
 
 
-def _redirected(df: pd.DataFrame, chans: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Whether a channel of the call jumped to priority 1 of another extension by Redirect."""
+def redirects(df: pd.DataFrame) -> pd.DataFrame:
+    """The Newexten events where a channel was moved by Redirect (or an async goto).
+
+    A channel that starts over at priority 1 of another extension, not because its last
+    application was a Goto-like one (Goto, GotoIf, Gosub …, or the AppDial2 of an
+    originated Local channel) and not into ``h``, was moved from outside.
+    """
     ev = _channel_events(df)
-    ev = ev[(ev["Event"] == "Newexten")] if not ev.empty else ev
+    ev = ev[ev["Event"] == "Newexten"] if not ev.empty else ev
     if ev.empty or "Priority" not in ev:
-        return pd.Series(False, index=chans.groupby(keys, sort=False).size().index)
+        return ev.iloc[:0]
     ckeys = _keys(df)
+    groups = [ev[k] for k in ckeys]
     place = _col(ev, "Context").astype(str) + "," + _col(ev, "Exten").astype(str)
-    previous_place = place.groupby([ev[k] for k in ckeys], sort=False).shift()
+    previous_place = place.groupby(groups, sort=False).shift()
     apps = _col(ev, "Application").astype(object).astype(str).str.lower()
-    previous_app = apps.groupby([ev[k] for k in ckeys], sort=False).shift()
+    previous_app = apps.groupby(groups, sort=False).shift()
     jump = ((ev["Priority"] == 1).fillna(False) & previous_place.notna()
             & (place != previous_place) & (_col(ev, "Exten").astype(object) != "h")
             & ~previous_app.isin(_JUMP_APPS))
-    moved = ev.loc[jump, ckeys].drop_duplicates()
+    return ev[jump]
+
+
+def _redirected(df: pd.DataFrame, chans: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Whether a channel of each call was moved by Redirect."""
+    ckeys = _keys(df)
+    moved = redirects(df)[ckeys].drop_duplicates()
     flagged = chans.merge(moved.assign(_moved=True), on=ckeys, how="left")
-    return flagged.groupby(keys, sort=False)["_moved"].agg(lambda s: s.fillna(False).astype(bool).any())
+    return flagged.groupby(keys, sort=False)["_moved"].agg(
+        lambda s: s.fillna(False).astype(bool).any())
 
 
 def bridges(df: pd.DataFrame) -> pd.DataFrame:

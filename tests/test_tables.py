@@ -180,3 +180,25 @@ def test_tables_keep_their_columns_when_empty():
     assert {"Linkedid", "legs", "start", "end", "duration", "disposition"} <= set(
         df.ami.calls().columns)
     assert re.match("BridgeUniqueid", df.ami.bridges().columns[0])
+
+
+def test_redirect_shows_on_the_ladder(recorded_flows):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df, targets = recorded_flows
+    linkedid = df.ami.calls().set_index("originator").loc[targets["redir"], "Linkedid"]
+    ax = df.ami.plot_ladder(linkedid)
+    assert any(t.get_text().startswith("Redirect to 700@sets") for t in ax.texts)
+    plt.close("all")
+
+
+def test_frames_of_several_servers(captures):
+    data = (captures / ORIGINATE).read_bytes()
+    both = pd.concat([read_events(data, server="a"), read_events(data, server="b")],
+                     ignore_index=True)
+    chans = both.ami.channels()
+    assert "server" in chans and len(chans) == 2 * len(read_events(data).ami.channels())
+    assert len(both.ami.calls()) == 2 * len(read_events(data).ami.calls())

@@ -25,7 +25,8 @@ from amikit import tables
 __all__ = ["STATE_COLOURS", "plot_event_rate", "plot_ladder", "plot_timeline"]
 
 #: Segment colours by state (Okabe–Ito: distinguishable for colour-blind readers too).
-STATE_COLOURS = {"ringing": "#E69F00", "up": "#56B4E9", "bridged": "#009E73"}
+STATE_COLOURS = {"ringing": "#E69F00", "up": "#56B4E9", "bridged": "#009E73",
+                 "hold": "#CC79A7"}
 _HANGUP_COLOUR = "#D55E00"
 _LINK_COLOUR = "#999999"
 
@@ -63,7 +64,8 @@ def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[st
 
     ``data`` is an event frame (from :func:`amikit.read_events`) or the table of
     ``df.ami.channels()``. Segments: ringing (created → answered), up (answered → hangup),
-    bridged (bridge enter → leave, from an event frame); the hangup cause is marked at
+    bridged (bridge enter → leave) and on hold (music on hold, a thinner bar), the last two
+    from an event frame; the hangup cause is marked at
     the end of each lane, bridged channels are joined by a thin line, and the events named
     in ``events`` (e.g. ``["DialBegin", "Hangup"]``) are ticked on their lanes.
     """
@@ -89,7 +91,7 @@ def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[st
     ax.add_collection(PolyCollection(_bars(answered, ended, lanes, 0.6),
                                      facecolors=STATE_COLOURS["up"], edgecolors="none",
                                      label="up", gid="up"))
-    if is_events and "BridgeUniqueid" in data:
+    if is_events and "Uniqueid" in data:
         _draw_bridges(ax, data, lane_of)
     hung = chans["hungup"].notna().to_numpy()
     ax.scatter(ended[hung], lanes[hung], marker="|", s=120, color=_HANGUP_COLOUR, zorder=3,
@@ -109,33 +111,43 @@ def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[st
     return ax
 
 
-def _draw_bridges(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float]) -> None:
-    ev = data[data["BridgeUniqueid"].notna() & data["Event"].isin(["BridgeEnter", "BridgeLeave"])]
-    if ev.empty:
-        return
+def _intervals(data: pd.DataFrame, lane_of: dict[str, float], start: str, stop: str,
+               group: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, stops, lanes) of each channel's spans between ``start`` and ``stop`` events."""
+    ev = data[data["Event"].isin([start, stop]) & data["Uniqueid"].notna()]
     ev = ev.assign(_lane=ev["Uniqueid"].astype(str).map(lane_of), _t=_num(ev["Timestamp"]))
     ev = ev[ev["_lane"].notna()]
-    segments, links = [], []
-    for _, group in ev.groupby([ev["BridgeUniqueid"].astype(str), ev["Uniqueid"].astype(str)],
-                               sort=False):
-        enters = group.loc[group["Event"] == "BridgeEnter", "_t"].to_numpy()
-        leaves = group.loc[group["Event"] == "BridgeLeave", "_t"].to_numpy()
-        lane = group["_lane"].iloc[0]
-        for i, start in enumerate(enters):
-            stop = leaves[i] if i < len(leaves) else np.nan
-            segments.append((start, stop, lane))
-    starts = np.array([s[0] for s in segments])
-    stops = np.array([s[1] for s in segments])
-    lanes = np.array([s[2] for s in segments])
-    stops = np.where(np.isnan(stops), np.nanmax(np.r_[starts, stops]), stops)
-    ax.add_collection(PolyCollection(_bars(starts, stops, lanes, 0.6),
-                                     facecolors=STATE_COLOURS["bridged"], edgecolors="none",
-                                     label="bridged", gid="bridged"))
-    enters = ev[ev["Event"] == "BridgeEnter"]
-    for _, group in enters.groupby(enters["BridgeUniqueid"].astype(str), sort=False):
-        if len(group) > 1:
-            t = group["_t"].max()
-            links.append([(t, group["_lane"].min()), (t, group["_lane"].max())])
+    keys = [ev["Uniqueid"].astype(str)] + ([ev[group].astype(str)] if group else [])
+    spans = []
+    for _, one in ev.groupby(keys, sort=False):
+        opened = one.loc[one["Event"] == start, "_t"].to_numpy()
+        closed = one.loc[one["Event"] == stop, "_t"].to_numpy()
+        for i, begin in enumerate(opened):
+            spans.append((begin, closed[i] if i < len(closed) else np.nan, one["_lane"].iloc[0]))
+    if not spans:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    begins, ends, lanes = (np.array(column, dtype=float) for column in zip(*spans, strict=True))
+    last = np.nanmax(_num(data["Timestamp"]))
+    return begins, np.where(np.isnan(ends), last, ends), lanes
+
+
+def _draw_bridges(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float]) -> None:
+    begins, ends, lanes = _intervals(data, lane_of, "BridgeEnter", "BridgeLeave", "BridgeUniqueid")
+    if len(begins):
+        ax.add_collection(PolyCollection(_bars(begins, ends, lanes, 0.6),
+                                         facecolors=STATE_COLOURS["bridged"], edgecolors="none",
+                                         label="bridged", gid="bridged"))
+    begins, ends, lanes = _intervals(data, lane_of, "MusicOnHoldStart", "MusicOnHoldStop", None)
+    if len(begins):
+        ax.add_collection(PolyCollection(_bars(begins, ends, lanes, 0.3),
+                                         facecolors=STATE_COLOURS["hold"], edgecolors="none",
+                                         label="on hold", gid="hold"))
+    enters = data[(data["Event"] == "BridgeEnter") & data["Uniqueid"].notna()]
+    enters = enters.assign(_lane=enters["Uniqueid"].astype(str).map(lane_of),
+                           _t=_num(enters["Timestamp"]))
+    links = [[(group["_t"].max(), group["_lane"].min()), (group["_t"].max(), group["_lane"].max())]
+             for _, group in enters[enters["_lane"].notna()].groupby(
+                 enters["BridgeUniqueid"].astype(str), sort=False) if len(group) > 1]
     if links:
         ax.add_collection(LineCollection(links, colors=_LINK_COLOUR, linewidths=1,
                                          linestyles="dotted", gid="bridge-links"))

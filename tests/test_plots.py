@@ -45,6 +45,9 @@ def test_timeline_lanes_and_state_colours(frame, tmp_path):
     hangups = by_gid(ax, "hangup")[0]
     assert len(hangups.get_offsets()) == chans["hungup"].notna().sum()
     assert isinstance(by_gid(ax, "bridge-links")[0], LineCollection)
+    hold = by_gid(ax, "hold")[0]  # the queue call's caller heard music on hold
+    assert len(hold.get_paths()) == (frame["Event"] == "MusicOnHoldStart").sum()
+    assert to_hex(hold.get_facecolor()[0]) == STATE_COLOURS["hold"].lower()
     assert len(by_gid(ax, "events")[0].get_offsets()) == (frame["Event"] == "DialBegin").sum()
     texts = {t.get_text() for t in ax.texts}
     assert {"User busy", "Circuit/channel congestion"} <= texts

@@ -9,6 +9,7 @@ The public API; everything else may change.
 
 from amikit import accessor as _accessor  # registers the df.ami accessor
 from amikit import errors
+from amikit.callfile import CallFile, spool_status
 from amikit.client import AMIClient, AsyncAMIClient
 from amikit.errors import AMIError
 from amikit.frames import EventLog, events_frame, read_events
@@ -40,6 +41,7 @@ __all__ = [
     "AMIClient",
     "AMIError",
     "AsyncAMIClient",
+    "CallFile",
     "EventLog",
     "Gap",
     "Message",
@@ -59,4 +61,5 @@ __all__ = [
     "plot_timeline",
     "read_events",
     "sample_recording",
+    "spool_status",
 ]

@@ -6,6 +6,8 @@ Catch :class:`AMIError` to catch them all::
     ├── InvalidAction             an action refused before sending (also a ValueError):
     │                             a header name that is not a token, CR/LF/NUL in a value,
     │                             a required header missing, a request too large
+    ├── CallFileError             a call file that is not valid, or cannot be placed
+    │                             (also a ValueError); ``field`` names what is wrong
     ├── ProtocolError             bytes from the server that are not valid AMI
     │                             (a reply without Response, an unfinished list, bad XML)
     ├── TransportError            HTTP-level trouble
@@ -38,6 +40,7 @@ __all__ = [
     "AMIError",
     "ActionFailed",
     "AuthenticationError",
+    "CallFileError",
     "ClientBusy",
     "ConnectionLost",
     "HTTPStatusError",
@@ -62,6 +65,14 @@ class InvalidAction(AMIError, ValueError):
     def __init__(self, message: str, *, header: str | None = None) -> None:
         super().__init__(message)
         self.header = header
+
+
+class CallFileError(AMIError, ValueError):
+    """A call file amikit refuses to build or place; ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ProtocolError(AMIError):

@@ -55,8 +55,9 @@ class Simulator:
         speed: how much faster than real time the PBX's own durations run (Wait, Playback,
             ringing, Dial and Originate timeouts). Protocol timers stay real.
         seed: makes channel ids and timings reproducible.
-        spool: a spool directory like /var/spool/asterisk (call files; see the call-files
-            issue).
+        spool: a spool directory like /var/spool/asterisk: call files moved into
+            ``spool/outgoing`` are run, and archived into ``spool/outgoing_done`` (see
+            :mod:`amikit.sim.spool`).
         allow_remote: required to bind an address other than loopback.
         httptimeout: override manager.conf's httptimeout (seconds), e.g. for tests.
     """
@@ -123,6 +124,11 @@ class Simulator:
         self.port = self._server.sockets[0].getsockname()[1]
         self.front.port = self.port
         self._reaper = asyncio.ensure_future(self._reap())
+        self._spool_task = None
+        if self.spool is not None:
+            from amikit.sim.spool import Spool
+
+            self._spool_task = asyncio.ensure_future(Spool(self.spool, self.pbx).run())
 
     async def _reap(self) -> None:
         while True:
@@ -150,6 +156,8 @@ class Simulator:
 
     async def _close(self) -> None:
         self._reaper.cancel()
+        if self._spool_task is not None:
+            self._spool_task.cancel()
         if self._server is not None:
             self._server.close()
             await self.front.close()

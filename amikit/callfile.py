@@ -1,0 +1,389 @@
+"""Call files: build, check, parse, schedule and place them safely in Asterisk's spool.
+
+A call file is a small text file; any regular file that appears in
+``/var/spool/asterisk/outgoing`` is read as one (``pbx/pbx_spool.c``). Asterisk acts on it
+the moment it is moved in, or closed after writing, so a file copied in can be read
+half-written. :meth:`CallFile.place` therefore writes it elsewhere on the same filesystem,
+flushes it to disk, sets its modification time (a future one schedules the call), and
+renames it into the spool in one step.
+
+    >>> cf = CallFile("PJSIP/SOFTPHONE_A", context="sets", extension="103")
+    >>> print(cf.render(), end="")
+    Channel: PJSIP/SOFTPHONE_A
+    Context: sets
+    Extension: 103
+    Priority: 1
+    >>> CallFile.parse(cf.render()) == cf
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from amikit.errors import CallFileError
+
+__all__ = ["Attempt", "CallFile", "CallFileError", "SpoolEntry", "spool_status"]
+
+_VARIABLE = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*(\([^()\r\n]*\))?")
+_BAD = ("\r", "\n", "\0")
+_RETRY = re.compile(r"(\d+) (\d+) \((\d+)\)")
+#: Keys Asterisk's spool reader knows (lower case) and the attribute each fills.
+_KEYS = {"channel": "channel", "callerid": "callerid", "waittime": "wait_time",
+         "maxretries": "max_retries", "retrytime": "retry_time", "account": "account",
+         "context": "context", "extension": "extension", "priority": "priority",
+         "application": "application", "data": "data", "codecs": "codecs",
+         "early_media": "early_media", "archive": "archive", "alwaysdelete": "always_delete"}
+_INTERNAL = {"startretry", "endretry", "abortretry", "delayedretry", "retry", "status"}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt Asterisk recorded in an archived call file."""
+
+    number: int
+    pid: int
+    next_retry: dt.datetime  # StartRetry's time: when the next attempt would be due
+    ended: dt.datetime | None = None  # EndRetry's time; None for the last attempt
+
+
+def _check_text(field_name: str, value: str) -> str:
+    for bad in _BAD:
+        if bad in value:
+            raise CallFileError(f"{field_name}: {bad!r} is not allowed in a call file value",
+                                field=field_name)
+    if re.search(r"(^|[ \t])#", value):
+        raise CallFileError(f"{field_name}: '#' at the start or after a space begins a comment "
+                            "in a call file; the rest of the value would be lost",
+                            field=field_name)
+    return value
+
+
+def _number(field_name: str, value: Any, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise CallFileError(f"{field_name} must be a whole number, not {value!r}", field=field_name)
+    text = str(value).strip()
+    if not re.fullmatch(r"\d+", text) or int(text) < minimum:
+        raise CallFileError(f"{field_name} must be a whole number ≥ {minimum}, not {value!r}",
+                            field=field_name)
+    return int(text)
+
+
+def _flag(field_name: str, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"yes", "true", "y", "t", "1", "on"}:
+        return True
+    if text in {"no", "false", "n", "f", "0", "off"}:
+        return False
+    raise CallFileError(f"{field_name} must be yes or no, not {value!r}", field=field_name)
+
+
+@dataclass
+class CallFile:
+    """One call file, checked when it is made (errors are :class:`CallFileError`).
+
+    Channel (``Tech/resource``) is required, with either ``extension`` (plus ``context``,
+    default ``default``, and ``priority``, default 1) or ``application`` (plus ``data``),
+    not both. ``variables`` become ``Set:`` lines, in order.
+    """
+
+    channel: str
+    context: str | None = None
+    extension: str | None = None
+    priority: int | None = None
+    application: str | None = None
+    data: str | None = None
+    callerid: str | None = None
+    wait_time: int | None = None
+    max_retries: int | None = None
+    retry_time: int | None = None
+    account: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    codecs: str | None = None
+    early_media: bool | None = None
+    archive: bool | None = None
+    always_delete: bool | None = None
+    #: read back from an archived copy: the attempts Asterisk made, and its final Status
+    attempts: list[Attempt] = field(default_factory=list, compare=False)
+    status: str | None = field(default=None, compare=False)
+
+    def __init__(self, channel: str, *, context: str | None = None,
+                 extension: str | int | None = None, priority: int | str | None = None,
+                 application: str | None = None, data: str | None = None,
+                 callerid: str | None = None, wait_time: int | None = None,
+                 max_retries: int | None = None, retry_time: int | None = None,
+                 account: str | None = None,
+                 variables: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+                 codecs: str | Iterable[str] | None = None, early_media: bool | None = None,
+                 archive: bool | None = None, always_delete: bool | None = None) -> None:
+        if not isinstance(channel, str) or not channel.strip():
+            raise CallFileError("channel is required (Tech/resource, e.g. PJSIP/SOFTPHONE_A)",
+                                field="channel")
+        tech, slash, resource = channel.partition("/")
+        if not slash or not tech.strip() or not resource.strip():
+            raise CallFileError(f"channel must be Tech/resource, not {channel!r}", field="channel")
+        self.channel = _check_text("channel", channel)
+        if (extension is None) == (application is None):
+            raise CallFileError("give either an extension or an application, not "
+                                + ("both" if extension is not None else "neither"),
+                                field="extension" if extension is None else "application")
+        self.extension = _check_text("extension", str(extension)) if extension is not None else None
+        self.application = _check_text("application", application) if application else None
+        if application is not None and not application.strip():
+            raise CallFileError("application must not be empty", field="application")
+        if self.extension is not None and not self.extension.strip():
+            raise CallFileError("extension must not be empty", field="extension")
+        if self.extension is not None:
+            self.context = _check_text("context", context) if context else "default"
+            self.priority = _number("priority", 1 if priority is None else priority, 1)
+        else:
+            if context is not None or priority is not None:
+                raise CallFileError("context and priority go with an extension, not an "
+                                    "application", field="context" if context else "priority")
+            self.context, self.priority = None, None
+        self.data = _check_text("data", data) if data is not None else None
+        self.callerid = _check_text("callerid", callerid) if callerid is not None else None
+        self.account = _check_text("account", account) if account is not None else None
+        self.wait_time = _number("wait_time", wait_time, 1)
+        self.max_retries = _number("max_retries", max_retries, 0)
+        self.retry_time = _number("retry_time", retry_time, 1)
+        if codecs is not None and not isinstance(codecs, str):
+            codecs = ",".join(codecs)
+        self.codecs = _check_text("codecs", codecs) if codecs is not None else None
+        self.early_media = _flag("early_media", early_media)
+        self.archive = _flag("archive", archive)
+        self.always_delete = _flag("always_delete", always_delete)
+        pairs = variables.items() if isinstance(variables, Mapping) else (variables or [])
+        self.variables = {}
+        for name, value in pairs:
+            if not isinstance(name, str) or not _VARIABLE.fullmatch(name):
+                raise CallFileError(f"variables: {name!r} is not a valid variable or function "
+                                    "name", field="variables")
+            self.variables[name] = _check_text(f"variables[{name}]", str(value))
+        self.attempts = []
+        self.status = None
+
+    # -- text ------------------------------------------------------------------------
+    def render(self) -> str:
+        """The file's text, with the key spellings Asterisk's spool reader knows."""
+        lines = [("Channel", self.channel)]
+        if self.callerid is not None:
+            lines.append(("CallerID", self.callerid))
+        for key, value in (("WaitTime", self.wait_time), ("MaxRetries", self.max_retries),
+                           ("RetryTime", self.retry_time), ("Account", self.account)):
+            if value is not None:
+                lines.append((key, str(value)))
+        if self.extension is not None:
+            lines += [("Context", str(self.context)), ("Extension", self.extension),
+                      ("Priority", str(self.priority))]
+        else:
+            lines.append(("Application", str(self.application)))
+            if self.data is not None:
+                lines.append(("Data", self.data))
+        lines += [("Set", f"{name}={value}") for name, value in self.variables.items()]
+        if self.codecs is not None:
+            lines.append(("Codecs", self.codecs))
+        for key, flag in (("early_media", self.early_media), ("AlwaysDelete", self.always_delete),
+                          ("Archive", self.archive)):
+            if flag is not None:
+                lines.append((key, "yes" if flag else "no"))
+        # ";" starts a comment in a call file unless written "\;"
+        return "".join(f"{key}: {value.replace(';', chr(92) + ';')}\n" for key, value in lines)
+
+    @classmethod
+    def parse(cls, text: str) -> CallFile:
+        """Read a call file as Asterisk does (comments, any key case), archived lines included.
+
+        Unknown keys are ignored, as Asterisk does (it logs a warning). The ``StartRetry``,
+        ``EndRetry`` and ``Status`` lines Asterisk appends become ``attempts`` and ``status``.
+        """
+        values: dict[str, Any] = {}
+        variables: list[tuple[str, str]] = []
+        attempts: list[tuple[int, int, int, int | None]] = []
+        status = None
+        for raw in text.splitlines():
+            if len(raw.encode("utf-8", "surrogateescape")) >= 1024:
+                continue  # Asterisk skips lines this long
+            line = _strip_comment(raw)
+            key, colon, value = line.partition(":")
+            if not colon:
+                continue
+            key, value = key.strip().lower(), value.strip()
+            if key in ("set", "setvar"):
+                name, _, val = value.partition("=")
+                variables.append((name.strip(), val))
+            elif key in _KEYS:
+                values[_KEYS[key]] = value
+            elif key == "startretry":
+                match = _RETRY.fullmatch(value)
+                if match:
+                    attempts.append((int(match[2]), int(match[1]), int(match[3]), None))
+            elif key == "endretry" and attempts:
+                match = _RETRY.fullmatch(value)
+                if match:
+                    number, pid, due, _ = attempts[-1]
+                    attempts[-1] = (number, pid, due, int(match[3]))
+            elif key == "status":
+                status = value
+        if "channel" not in values:
+            raise CallFileError("the file has no Channel line", field="channel")
+        extension = values.pop("extension", None)
+        application = values.pop("application", None)
+        if application is not None:  # Asterisk runs the application when both are given
+            extension = None
+            values.pop("context", None)
+            values.pop("priority", None)
+        cf = cls(values.pop("channel"), extension=extension, application=application,
+                 variables=variables, **values)
+        stamp = dt.UTC
+        cf.attempts = [Attempt(n, pid, dt.datetime.fromtimestamp(due, stamp),
+                               dt.datetime.fromtimestamp(end, stamp) if end is not None else None)
+                       for n, pid, due, end in attempts]
+        cf.status = status
+        return cf
+
+    # -- the spool -------------------------------------------------------------------
+    def place(self, spool_dir: str | os.PathLike[str] = "/var/spool/asterisk/outgoing", *,
+              when: dt.datetime | float | None = None, owner: str | int | None = None,
+              tmp_dir: str | os.PathLike[str] | None = None,
+              name: str | None = None) -> pathlib.Path:
+        """Put the file into ``spool_dir`` (the outgoing directory itself) atomically.
+
+        Written to a temporary file in ``tmp_dir`` (default: the parent of ``spool_dir``,
+        on the same filesystem and not watched), flushed and fsynced; its modification time
+        set to ``when`` (a future time schedules the call); chowned to ``owner`` (a user
+        name or uid, e.g. ``"asterisk"``) if given; then renamed into place in one step.
+        Returns the final path. No temporary file is left behind, also on errors.
+        """
+        spool = pathlib.Path(spool_dir)
+        if not spool.is_dir():
+            raise CallFileError(f"spool directory {spool} does not exist", field="spool_dir")
+        tmp = pathlib.Path(tmp_dir) if tmp_dir is not None else spool.resolve().parent
+        if not tmp.is_dir():
+            raise CallFileError(f"temporary directory {tmp} does not exist", field="tmp_dir")
+        if tmp.resolve() == spool.resolve():
+            raise CallFileError("the temporary file must not be written inside the spool: "
+                                "Asterisk would read it half-written", field="tmp_dir")
+        if os.stat(tmp).st_dev != os.stat(spool).st_dev:
+            raise CallFileError(f"{tmp} is on another filesystem than {spool}: the move would "
+                                "be a copy, not an atomic rename", field="tmp_dir")
+        name = name if name is not None else f"amikit-{uuid.uuid4().hex}.call"
+        if not name or name in (".", "..") or "/" in name or "\0" in name or os.sep in name:
+            raise CallFileError(f"file name {name!r} would escape the spool directory",
+                                field="name")
+        final = spool / name
+        if final.exists():
+            raise CallFileError(f"{final} already exists", field="name")
+        mtime = when.timestamp() if isinstance(when, dt.datetime) else when
+        fd, temp_name = tempfile.mkstemp(prefix=".amikit-", suffix=".call.tmp", dir=tmp)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.render())
+                f.flush()
+                os.fsync(f.fileno())
+            if mtime is not None:
+                os.utime(temp_name, (mtime, mtime))
+            if owner is not None:
+                shutil.chown(temp_name, user=owner, group=owner)
+            os.rename(temp_name, final)
+        except BaseException as exc:
+            with _ignored():
+                os.unlink(temp_name)
+            if isinstance(exc, OSError | LookupError):  # LookupError: no such user or group
+                raise CallFileError(f"could not place the call file: {exc}",
+                                    field="owner" if isinstance(exc, LookupError) else "spool_dir") \
+                    from exc
+            raise
+        _fsync_directory(spool)
+        return final
+
+
+class _ignored:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
+
+
+def _fsync_directory(path: pathlib.Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _strip_comment(line: str) -> str:
+    """Asterisk's rules: ``#`` at the start or after a blank, ``;`` unless ``\\;``."""
+    out = []
+    previous = " "
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\" and line[i + 1:i + 2] == ";":
+            out.append(";")
+            i += 2
+            previous = ";"
+            continue
+        if char == ";" or (char == "#" and previous in " \t"):
+            break
+        out.append(char)
+        previous = char
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """A call file in the spool: pending (due now), scheduled (future) or archived."""
+
+    path: pathlib.Path
+    state: str
+    due: dt.datetime
+    status: str | None
+    attempts: int
+    channel: str | None
+
+
+def spool_status(spool_root: str | os.PathLike[str], *,
+                 now: float | None = None) -> list[SpoolEntry]:
+    """The call files under ``spool_root`` (like ``/var/spool/asterisk``): ``outgoing`` files
+    are pending or scheduled by their modification time, ``outgoing_done`` ones archived
+    with the Status Asterisk appended."""
+    root = pathlib.Path(spool_root)
+    clock = now if now is not None else dt.datetime.now(dt.UTC).timestamp()
+    entries = []
+    for folder, archived in (("outgoing", False), ("outgoing_done", True)):
+        for path in sorted((root / folder).glob("*")) if (root / folder).is_dir() else []:
+            if not path.is_file() or path.name.startswith(".amikit-"):
+                continue
+            mtime = path.stat().st_mtime
+            try:
+                parsed: CallFile | None = CallFile.parse(path.read_text("utf-8", "replace"))
+            except CallFileError:
+                parsed = None
+            state = "archived" if archived else ("scheduled" if mtime > clock else "pending")
+            entries.append(SpoolEntry(
+                path, state, dt.datetime.fromtimestamp(mtime, dt.UTC),
+                parsed.status if parsed else ("Failed" if archived else None),
+                len(parsed.attempts) if parsed else 0, parsed.channel if parsed else None))
+    return entries

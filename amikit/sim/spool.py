@@ -1,0 +1,123 @@
+"""The simulator's outgoing spool: call files run as Asterisk's ``pbx_spool`` runs them.
+
+``DIR/outgoing`` is watched; any regular file there is a call file (Asterisk ignores no
+name). A file is taken once it has stopped changing for one scan (0.1 s), the way
+Asterisk's polling builds see files, so one moved in is taken at once and one written in
+place when its writer is done; a file whose modification time lies in the future waits
+for it. Each attempt appends ``StartRetry: <pid> <n> (<next retry>)``, a failed attempt
+that is not the last ``EndRetry: <pid> <n> (<now>)``; an answered call is waited for to
+its end (``Status: Completed``), the last failed attempt gives ``Status: Expired`` and a
+file that cannot be read ``Status: Failed``. With ``Archive: yes`` the file moves to
+``DIR/outgoing_done`` before the Status line is appended; otherwise it is deleted.
+A call file produces the channel events of its call, and no OriginateResponse.
+
+``speed`` shortens WaitTime and RetryTime like the PBX's other durations; the times
+written into the file are the ones Asterisk would write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pathlib
+import re
+import time
+
+from amikit.callfile import CallFile, CallFileError
+from amikit.sim.pbx import PBX, _split_callerid
+
+__all__ = ["Spool"]
+
+log = logging.getLogger("amikit.sim")
+
+SCAN = 0.1
+
+
+class Spool:
+    """Watches ``root/outgoing`` and places the calls it finds."""
+
+    def __init__(self, root: str | os.PathLike[str], pbx: PBX) -> None:
+        self.root = pathlib.Path(root)
+        self.outgoing = self.root / "outgoing"
+        self.done = self.root / "outgoing_done"
+        self.outgoing.mkdir(parents=True, exist_ok=True)
+        self.done.mkdir(parents=True, exist_ok=True)
+        self.pbx = pbx
+        self._last: dict[str, tuple[int, float]] = {}
+        self._active: set[str] = set()
+
+    async def run(self) -> None:
+        while True:
+            self.scan()
+            await asyncio.sleep(SCAN)
+
+    def scan(self) -> None:
+        """Start every call file that is complete and due."""
+        now = time.time()
+        seen = {}
+        for path in self.outgoing.iterdir():
+            if path.name in self._active or not path.is_file():
+                continue
+            stat = path.stat()
+            signature = (stat.st_size, stat.st_mtime)
+            seen[path.name] = signature
+            if self._last.get(path.name) != signature or stat.st_mtime > now:
+                continue  # still being written, or scheduled for later
+            self._active.add(path.name)
+            self.pbx.spawn(self._process(path))
+        self._last = seen
+
+    async def _process(self, path: pathlib.Path) -> None:
+        try:
+            await self._run_file(path)
+        finally:
+            self._active.discard(path.name)
+
+    async def _run_file(self, path: pathlib.Path) -> None:
+        text = path.read_text("utf-8", "replace")
+        try:
+            call = CallFile.parse(text)
+        except CallFileError as exc:
+            log.warning("call file %s cannot be used: %s", path.name, exc)
+            archive = re.search(r"(?im)^\s*archive\s*:\s*(yes|true|y|t|1|on)\b", text)
+            self._finish(path, "Failed", bool(archive))
+            return
+        pid = os.getpid()
+        retries = call.max_retries or 0
+        retry_time = call.retry_time or 300
+        wait = call.wait_time or 45
+        for attempt in range(1, retries + 2):
+            now = int(time.time())
+            _append(path, f"\nStartRetry: {pid} {attempt} ({now + retry_time})\n")
+            os.utime(path, (now + retry_time, now + retry_time))
+            status, chan = await self.pbx.originate(
+                call.channel, context=call.context, exten=call.extension,
+                priority=call.priority or 1, app=call.application, data=call.data or "",
+                timeout=wait, callerid=_split_callerid(call.callerid or ""),
+                account=call.account or "",
+                variables=[*call.variables.items(), ("AST_OUTGOING_ATTEMPT", str(attempt))],
+                ids=(None, None))
+            if status == "ANSWER" and chan is not None:
+                while not chan.hungup:  # call files wait for the whole call
+                    await asyncio.sleep(0.05)
+                self._finish(path, "Completed", bool(call.archive))
+                return
+            if attempt <= retries:
+                _append(path, f"\nEndRetry: {pid} {attempt} ({int(time.time())})\n")
+                await self.pbx.sleep(retry_time)
+        self._finish(path, "Expired", bool(call.archive))
+
+    def _finish(self, path: pathlib.Path, status: str, archive: bool) -> None:
+        if archive:
+            target = self.done / path.name
+            os.replace(path, target)
+            _append(target, f"Status: {status}\n")
+        else:
+            path.unlink(missing_ok=True)
+        log.info("call file %s: %s", path.name, status)
+
+
+def _append(path: pathlib.Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(text)

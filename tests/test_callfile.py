@@ -1,0 +1,212 @@
+"""Call files: build, check, parse, place atomically; the simulator runs them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+
+import pytest
+
+from amikit import AMIClient, CallFile, Simulator, spool_status
+from amikit.errors import AMIError, CallFileError
+
+
+def test_every_real_call_file_round_trips(captures):
+    files = sorted((captures / "07_callfiles").glob("*/*.call"))
+    assert len(files) >= 9
+    for path in files:
+        text = path.read_text()
+        call = CallFile.parse(text)
+        assert CallFile.parse(call.render()) == call
+        body = text.split("\n\n")[0] + "\n"  # what was written, before Asterisk's lines
+        assert {line.lower() for line in call.render().splitlines()} == {
+            line.lower().replace("setvar:", "set:") for line in body.splitlines() if line}
+
+
+def test_archived_copies_give_attempts_and_status(captures):
+    done = captures / "07_callfiles" / "outgoing_done"
+    ok = CallFile.parse((done / "cf1_exten.call").read_text())
+    assert ok.status == "Completed" and len(ok.attempts) == 1
+    assert ok.attempts[0].pid == 1870 and ok.attempts[0].ended is None
+    assert ok.attempts[0].next_retry == dt.datetime.fromtimestamp(1795675849, dt.UTC)
+    busy = CallFile.parse((done / "cf4_busy_retry.call").read_text())
+    assert busy.status == "Expired" and [a.number for a in busy.attempts] == [1, 2]
+    assert busy.attempts[0].ended == dt.datetime.fromtimestamp(1795675549, dt.UTC)
+    assert busy.attempts[1].ended is None, "no EndRetry follows the last attempt"
+
+
+def test_render_spellings_defaults_and_escapes():
+    call = CallFile("PJSIP/SOFTPHONE_A", extension=103, callerid='"Desk" <200>', wait_time=20,
+                    max_retries=2, retry_time=60, account="acct; 42",
+                    variables={"FOO": "bar", "__INHERIT": "x", "CDR(userfield)": "u"},
+                    codecs=["ulaw", "alaw"], early_media=True, archive=True, always_delete=False)
+    text = call.render()
+    assert "Context: default\nExtension: 103\nPriority: 1\n" in text
+    assert "Set: FOO=bar\nSet: __INHERIT=x\nSet: CDR(userfield)=u\n" in text
+    assert "early_media: yes\n" in text and "Codecs: ulaw,alaw\n" in text
+    assert "Account: acct\\; 42\n" in text, "';' would start a comment"
+    assert CallFile.parse(text) == call
+    app = CallFile("Local/201@sets", application="Playback", data="hello-world")
+    assert "Application: Playback\nData: hello-world\n" in app.render()
+
+
+def test_parse_accepts_what_asterisk_accepts():
+    text = ("# a comment\nCHANNEL: Local/1@sets ; trailing\ncontext: sets\nEXTENSION: 100\n"
+            "priority: 2\nSetVar: A=1\nUnknownKey: ignored\nData: a\\;b\n")
+    call = CallFile.parse(text)
+    assert (call.channel, call.context, call.extension, call.priority) == ("Local/1@sets",
+                                                                           "sets", "100", 2)
+    assert call.variables == {"A": "1"}
+    both = CallFile.parse("Channel: Local/1@x\nExtension: 1\nApplication: Wait\nData: 1\n")
+    assert both.application == "Wait" and both.extension is None
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"channel": ""}, "channel"),
+    ({"channel": "SOFTPHONE_A"}, "channel"),
+    ({"channel": "PJSIP/"}, "channel"),
+    ({"channel": "PJSIP/A"}, "extension"),
+    ({"channel": "PJSIP/A", "extension": "1", "application": "Wait"}, "application"),
+    ({"channel": "PJSIP/A", "application": "Wait", "context": "sets"}, "context"),
+    ({"channel": "PJSIP/A", "extension": "1", "priority": "n"}, "priority"),
+    ({"channel": "PJSIP/A", "extension": "1", "priority": 0}, "priority"),
+    ({"channel": "PJSIP/A", "extension": "1", "wait_time": "soon"}, "wait_time"),
+    ({"channel": "PJSIP/A", "extension": "1", "max_retries": -1}, "max_retries"),
+    ({"channel": "PJSIP/A", "extension": "1", "retry_time": True}, "retry_time"),
+    ({"channel": "PJSIP/A\nChannel: PJSIP/B", "extension": "1"}, "channel"),
+    ({"channel": "PJSIP/A", "extension": "1", "callerid": "x\r"}, "callerid"),
+    ({"channel": "PJSIP/A", "application": "Wait", "data": "a\0"}, "data"),
+    ({"channel": "PJSIP/A", "application": "Wait", "data": "x #y"}, "data"),
+    ({"channel": "PJSIP/A", "extension": "1", "variables": {"1BAD": "x"}}, "variables"),
+    ({"channel": "PJSIP/A", "extension": "1", "variables": {"A B": "x"}}, "variables"),
+    ({"channel": "PJSIP/A", "extension": "1", "variables": {"OK": "a\nb"}}, "variables[OK]"),
+    ({"channel": "PJSIP/A", "extension": "1", "archive": "maybe"}, "archive"),
+])
+def test_validation_names_the_field(kwargs, field):
+    channel = kwargs.pop("channel")
+    with pytest.raises(CallFileError) as info:
+        CallFile(channel, **kwargs)
+    assert info.value.field == field
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AMIError)
+
+
+def test_parse_without_channel():
+    with pytest.raises(CallFileError, match="Channel"):
+        CallFile.parse("Extension: 100\n")
+
+
+def test_place_is_atomic_scheduled_and_clean(tmp_path):
+    spool = tmp_path / "outgoing"
+    spool.mkdir()
+    call = CallFile("Local/101@sets", context="sets", extension="103")
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    path = call.place(spool, when=when, name="book.call")
+    assert path == spool / "book.call" and path.read_text() == call.render()
+    assert abs(path.stat().st_mtime - when.timestamp()) < 1e-3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outgoing"], "no temp file left"
+    [entry] = spool_status(tmp_path)
+    assert entry.state == "scheduled" and entry.channel == "Local/101@sets"
+    with pytest.raises(CallFileError, match="exists"):
+        call.place(spool, name="book.call")
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"name": "../escape.call"}, "name"), ({"name": ".."}, "name"), ({"name": "a/b"}, "name"),
+    ({"tmp_dir": "SPOOL"}, "tmp_dir"), ({"tmp_dir": "/nonexistent"}, "tmp_dir"),
+    ({"tmp_dir": "/dev/shm"}, "tmp_dir"),
+])
+def test_place_refuses(tmp_path, kwargs, field):
+    spool = tmp_path / "outgoing"
+    spool.mkdir()
+    if kwargs.get("tmp_dir") == "SPOOL":
+        kwargs["tmp_dir"] = spool
+    if kwargs.get("tmp_dir") == "/dev/shm" and (not os.path.isdir("/dev/shm") or
+                                                os.stat("/dev/shm").st_dev == os.stat(spool).st_dev):
+        pytest.skip("no second filesystem at /dev/shm")
+    with pytest.raises(CallFileError) as info:
+        CallFile("Local/1@sets", extension="1").place(spool, **kwargs)
+    assert info.value.field == field
+    assert list(spool.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["outgoing"]
+
+
+def test_place_into_a_missing_directory(tmp_path):
+    with pytest.raises(CallFileError, match="does not exist"):
+        CallFile("Local/1@sets", extension="1").place(tmp_path / "nope")
+
+
+def test_place_cleans_up_when_chown_fails(tmp_path):
+    spool = tmp_path / "outgoing"
+    spool.mkdir()
+    with pytest.raises(CallFileError):
+        CallFile("Local/1@sets", extension="1").place(spool, owner="no-such-user-amikit")
+    assert list(spool.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["outgoing"]
+
+
+def test_a_reader_never_sees_a_partial_file(tmp_path):
+    """Thousands of placements while a reader polls the spool as Asterisk's polling does."""
+    spool = tmp_path / "outgoing"
+    spool.mkdir()
+    calls = [CallFile("Local/101@sets", application="Playback", data="x" * (i % 700),
+                      variables={f"V{j}": "y" * 30 for j in range(i % 12)}, archive=True)
+             for i in range(60)]
+    expected = {c.render() for c in calls}
+    done = threading.Event()
+    problems: list[str] = []
+    reads = 0
+
+    def reader() -> None:
+        nonlocal reads
+        while not done.is_set():
+            for path in list(spool.iterdir()):
+                try:
+                    text = path.read_text()
+                except FileNotFoundError:
+                    continue
+                reads += 1
+                if text not in expected:
+                    problems.append(f"{path.name}: {len(text)} bytes")
+                path.unlink(missing_ok=True)  # like Asterisk, which removes what it ran
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for i in range(3000):
+        calls[i % len(calls)].place(spool)
+    time.sleep(0.2)
+    done.set()
+    thread.join()
+    assert problems == [] and reads > 100
+    assert [p.name for p in tmp_path.iterdir()] == ["outgoing"], "no temp files left"
+
+
+def test_the_simulator_runs_call_files(tmp_path):
+    with Simulator(port=0, speed=10, spool=tmp_path) as sim, \
+            AMIClient(sim.url, "hello", "world") as ami:
+        ami.wait_event(0)
+        answered = CallFile("Local/101@sets", context="sets", extension="103",
+                            archive=True).place(tmp_path / "outgoing", name="answered.call")
+        CallFile("Local/486@sets", context="sets", extension="103", max_retries=1,
+                 retry_time=5, archive=True).place(tmp_path / "outgoing", name="busy.call")
+        CallFile("Local/900@sets", application="Wait", data="1").place(
+            tmp_path / "outgoing", name="plain.call")
+        later = time.time() + 2
+        CallFile("Local/900@sets", context="sets", extension="900", archive=True).place(
+            tmp_path / "outgoing", name="later.call", when=later)
+        seen = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and len(list((tmp_path / "outgoing_done").glob("*"))) < 3:
+            seen += ami.wait_event(1)
+        seen += ami.wait_event(0)
+    done = {p.name: CallFile.parse(p.read_text()) for p in (tmp_path / "outgoing_done").iterdir()}
+    assert done["answered.call"].status == "Completed" and not answered.exists()
+    assert done["busy.call"].status == "Expired" and len(done["busy.call"].attempts) == 2
+    assert done["later.call"].status == "Completed"
+    assert "plain.call" not in done and not (tmp_path / "outgoing" / "plain.call").exists()
+    assert not any(e.name == "OriginateResponse" for e in seen), "call files send none"
+    later_start = min(float(e["Timestamp"]) for e in seen if e.name == "Newchannel"
+                      and e["Channel"].startswith("Local/900@sets") and e["Exten"] == "900"
+                      and float(e["Timestamp"]) >= later - 1)
+    assert later_start >= later - 0.05, "a future modification time waits"
+    states = {e.state for e in spool_status(tmp_path)}
+    assert states == {"archived"}

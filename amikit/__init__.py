@@ -13,6 +13,7 @@ from amikit.callfile import CallFile, spool_status
 from amikit.client import AMIClient, AsyncAMIClient
 from amikit.errors import AMIError
 from amikit.frames import EventLog, events_frame, read_events
+from amikit.lab import PBX, find_pbx
 from amikit.message import Message
 from amikit.plots import plot_event_rate, plot_ladder, plot_timeline
 from amikit.protocol import (
@@ -38,6 +39,7 @@ def sample_recording() -> bytes:
     return resources.files("amikit").joinpath("data/sample_originate.rawman").read_bytes()
 
 __all__ = [
+    "PBX",
     "AMIClient",
     "AMIError",
     "AsyncAMIClient",
@@ -52,6 +54,7 @@ __all__ = [
     "encode_message",
     "errors",
     "events_frame",
+    "find_pbx",
     "parse_manager_html",
     "parse_mxml",
     "parse_rawman",

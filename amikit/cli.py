@@ -7,6 +7,7 @@
                                   serve a simulated Asterisk until Ctrl-C
     amikit tail URL [--name Event ...]   print events as they come
     amikit record URL -o FILE           record events to JSON Lines (.jsonl) or Parquet
+    amikit lab [--no-browser] [--port P]   the simulator and JupyterLab on the notebooks
     amikit version
 
 Credentials for ``send`` come from ``--user`` / ``AMIKIT_USER`` and ``AMIKIT_SECRET`` (or a
@@ -19,6 +20,7 @@ import argparse
 import getpass
 import json
 import os
+import pathlib
 import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -187,6 +189,51 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notebooks_dir() -> pathlib.Path:
+    here = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+    return here if here.is_dir() else pathlib.Path.cwd() / "notebooks"
+
+
+def _lab(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+    import tempfile
+
+    from amikit.sim import Simulator
+
+    jupyter = shutil.which("jupyter")
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        jupyter = None
+    if jupyter is None:
+        raise AMIError("JupyterLab is not installed: pip install -e '.[lab]'")
+    notebooks = _notebooks_dir()
+    if not notebooks.is_dir():
+        raise AMIError(f"no notebooks folder at {notebooks}: run amikit lab from the repository")
+    spool = pathlib.Path(tempfile.mkdtemp(prefix="amikit-spool-"))
+    sim = Simulator(port=0, spool=spool).start()
+    env = {**os.environ, "AMIKIT_URL": sim.url, "AMIKIT_USER": "hello", "AMIKIT_SECRET": "world",
+           "AMIKIT_SPOOL": str(spool)}
+    print(f"amikit lab: simulated Asterisk at {sim.url} (hello / world), spool {spool}",
+          flush=True)
+    command = [jupyter, "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={args.port}",
+               f"--ServerApp.root_dir={notebooks}"]
+    if args.no_browser:
+        command.append("--no-browser")
+    command += [a for a in args.jupyter_args if a != "--"]
+    _stop_on_sigterm()
+    lab = subprocess.Popen(command, env=env)
+    try:
+        return lab.wait()
+    except KeyboardInterrupt:
+        lab.terminate()
+        lab.wait(timeout=30)
+        return 0
+    finally:
+        sim.stop()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amikit", description="Explore the Asterisk Manager Interface over HTTP.")
@@ -242,6 +289,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--allow-remote", action="store_true",
                      help="allow binding an address other than loopback")
     sim.set_defaults(run=_sim)
+
+    lab = sub.add_parser("lab", help="start the simulator and JupyterLab on the notebooks")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default 8888)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER,
+                     help="after --: more options for jupyter lab")
+    lab.set_defaults(run=_lab)
 
     version = sub.add_parser("version", help="print amikit's version")
     version.set_defaults(run=lambda args: print(f"amikit {__version__}") or 0)

@@ -1,0 +1,86 @@
+"""Finding a PBX for a notebook: a real Asterisk named by the environment, or the simulator.
+
+Every teaching notebook starts the same way::
+
+    import amikit
+    pbx = amikit.find_pbx()        # says which one it found
+    ami = pbx.client()             # an AMIClient, logged in at its first action
+
+With ``AMIKIT_URL`` set (and ``AMIKIT_USER``, ``AMIKIT_SECRET``; ``amikit lab`` and the
+Binder start script set them) it talks to that server; otherwise it starts the embedded
+simulator. The secret is never typed into a cell nor shown by a repr.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from amikit.client import AMIClient
+from amikit.errors import AMIError
+from amikit.sim import Simulator
+
+__all__ = ["PBX", "find_pbx"]
+
+
+@dataclass
+class PBX:
+    """Where a notebook's AMI is: base URL, user, and the simulator when amikit started one."""
+
+    url: str
+    username: str
+    _secret: str = field(repr=False)
+    simulator: Simulator | None = None
+    spool: pathlib.Path | None = None
+
+    def client(self, **kwargs: Any) -> AMIClient:
+        """A new :class:`AMIClient` for this PBX (its own session)."""
+        return AMIClient(self.url, self.username, self._secret, **kwargs)
+
+    def login_form(self) -> dict[str, str]:
+        """The Login action's parameters, for sending Login by hand (never print them)."""
+        return {"action": "Login", "username": self.username, "secret": self._secret}
+
+    def digest_auth(self) -> Any:
+        """An ``httpx.DigestAuth`` for this user, for the digest paths by hand."""
+        import httpx
+
+        return httpx.DigestAuth(self.username, self._secret)
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulator is not None
+
+    def __repr__(self) -> str:
+        kind = "simulated Asterisk" if self.simulated else "Asterisk"
+        return f"<PBX {kind} at {self.url} as {self.username!r}>"
+
+
+def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> PBX:
+    """The PBX named by ``AMIKIT_URL``, or a freshly started simulator (``speed`` for it).
+
+    ``AMIKIT_SPOOL`` names the spool directory call files go to (with a real Asterisk on
+    this machine, e.g. ``/var/spool/asterisk``); the simulator gets a temporary one.
+    """
+    url = os.environ.get("AMIKIT_URL")
+    spool_env = os.environ.get("AMIKIT_SPOOL")
+    if url:
+        user, secret = os.environ.get("AMIKIT_USER"), os.environ.get("AMIKIT_SECRET")
+        if not user or not secret:
+            raise AMIError("AMIKIT_URL is set: set AMIKIT_USER and AMIKIT_SECRET too")
+        pbx = PBX(url.rstrip("/"), user, secret,
+                  spool=pathlib.Path(spool_env) if spool_env else None)
+        if not quiet:
+            print(f"Using the Asterisk at {pbx.url} (from AMIKIT_URL) as {user!r}.")
+        return pbx
+    spool = pathlib.Path(spool_env) if spool_env else pathlib.Path(
+        tempfile.mkdtemp(prefix="amikit-spool-"))
+    sim = Simulator(port=0, speed=speed, spool=spool).start()
+    pbx = PBX(sim.url, "hello", "world", simulator=sim, spool=spool)
+    if not quiet:
+        print(f"No AMIKIT_URL set: started amikit's simulated Asterisk at {sim.url} "
+              f"(user 'hello', the book's example account; spool {spool}).")
+    return pbx

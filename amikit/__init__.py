@@ -5,17 +5,20 @@ The public API; everything else may change.
     >>> import amikit
     >>> amikit.parse_rawman(b"Response: Success\\r\\nPing: Pong\\r\\n\\r\\n")[0]["ping"]
     'Pong'
+
+The data side (``read_events``, ``events_frame``, ``EventLog``, the ``df.ami`` accessor and
+the ``plot_*`` functions) is imported on first use, so that the protocol, the client, the
+simulator and the command line start without loading pandas and matplotlib.
 """
 
-from amikit import accessor as _accessor  # registers the df.ami accessor
+from typing import TYPE_CHECKING, Any
+
 from amikit import errors
 from amikit.callfile import CallFile, spool_status
 from amikit.client import AMIClient, AsyncAMIClient
 from amikit.errors import AMIError
-from amikit.frames import EventLog, events_frame, read_events
 from amikit.lab import PBX, find_pbx
 from amikit.message import Message
-from amikit.plots import plot_event_rate, plot_ladder, plot_timeline
 from amikit.protocol import (
     StreamReader,
     encode_action,
@@ -29,7 +32,25 @@ from amikit.session import Gap
 from amikit.sim import Simulator
 
 __version__ = "0.1.0"
-del _accessor
+
+_LAZY = {"read_events": "amikit.frames", "events_frame": "amikit.frames",
+         "EventLog": "amikit.frames", "plot_timeline": "amikit.plots",
+         "plot_ladder": "amikit.plots", "plot_event_rate": "amikit.plots"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from amikit.frames import EventLog, events_frame, read_events
+    from amikit.plots import plot_event_rate, plot_ladder, plot_timeline
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'amikit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def sample_recording() -> bytes:

@@ -28,6 +28,28 @@ _MISSING: Any = object()
 HeaderPairs = Iterable[tuple[str, str]]
 
 
+def _split(text: str, sep: str) -> list[tuple[str, str]]:
+    # The name is what precedes the first ":"; the value is what follows ": " (or ":"
+    # alone). Nothing is trimmed or re-cased: the wire is the truth. Most lines are
+    # "Name: value", so that split is tried first and checked.
+    headers: list[tuple[str, str]] = []
+    append = headers.append
+    for line in text.split(sep):
+        name, found, value = line.partition(": ")
+        if found and ":" not in name:
+            append((name, value))
+            continue
+        name, colon, rest = line.partition(":")
+        if colon:
+            append((name, rest[1:] if rest[:1] == " " else rest))
+    return headers
+
+
+def _line_defects(text: str, sep: str) -> list[str]:
+    return [f"line without a colon kept out of headers: {line!r}"
+            for line in text.split(sep) if line and ":" not in line]
+
+
 class Message(Mapping[str, str]):
     """An AMI message: ordered ``(name, value)`` headers, repeated names kept.
 
@@ -96,21 +118,11 @@ class Message(Mapping[str, str]):
         """Every ``(name, value)`` pair in wire order, repeated names kept."""
         headers = self._headers
         if headers is None:
-            headers = self._headers = self._split_text()
-        return headers
-
-    def _split_text(self) -> list[tuple[str, str]]:
-        # The name is what precedes the first ":"; the value is what follows ": " (or ":"
-        # alone). Nothing is trimmed or re-cased: the wire is the truth.
-        headers: list[tuple[str, str]] = []
-        append = headers.append
-        assert self._text is not None
-        for line in self._text.split(self._sep):
-            name, colon, rest = line.partition(":")
-            if colon:
-                append((name, rest[1:] if rest[:1] == " " else rest))
-            elif line:
-                self._defects.append(f"line without a colon kept out of headers: {line!r}")
+            text, sep = self._text, self._sep
+            assert text is not None
+            headers = self._headers = _split(text, sep)
+            if len(headers) != text.count(sep) + 1:  # an empty line, or one without ":"
+                self._defects.extend(_line_defects(text, sep))
         return headers
 
     @property

@@ -33,13 +33,15 @@ from amikit.sim import Simulator
 
 __version__ = "0.1.0"
 
-_LAZY = {"read_events": "amikit.frames", "events_frame": "amikit.frames",
+_LAZY = {"explore": "amikit.widgets", "diagnose": "amikit.widgets",
+         "read_events": "amikit.frames", "events_frame": "amikit.frames",
          "EventLog": "amikit.frames", "plot_timeline": "amikit.plots",
          "plot_ladder": "amikit.plots", "plot_event_rate": "amikit.plots"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from amikit.frames import EventLog, events_frame, read_events
     from amikit.plots import plot_event_rate, plot_ladder, plot_timeline
+    from amikit.widgets import diagnose, explore
 
 
 def __getattr__(name: str) -> Any:
@@ -71,10 +73,12 @@ __all__ = [
     "Simulator",
     "StreamReader",
     "__version__",
+    "diagnose",
     "encode_action",
     "encode_message",
     "errors",
     "events_frame",
+    "explore",
     "find_pbx",
     "parse_manager_html",
     "parse_mxml",

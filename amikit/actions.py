@@ -29,6 +29,7 @@ __all__ = [
     "ActionSpec",
     "canonical_headers",
     "check_required",
+    "parse_command_help",
     "parse_list_commands",
 ]
 
@@ -163,3 +164,29 @@ def parse_list_commands(reply: Message) -> dict[str, ActionInfo]:
         classes = () if privs in ("", "<none>") else tuple(privs.split(","))
         actions[name] = ActionInfo(name, synopsis.strip(), classes)
     return actions
+
+
+def parse_command_help(lines: list[str]) -> list[tuple[str, bool]]:
+    """The headers of ``manager show command X``'s ``[Syntax]`` block, with required flags.
+
+    Asterisk writes a required header as ``Channel: <value>`` and an optional one in
+    brackets, ``[Exten:] <value>``; the ``Action:`` line itself is left out.
+
+        >>> parse_command_help(["[Syntax]", "Action: Originate", "[ActionID:] <value>",
+        ...                     "Channel: <value>", "", "[Arguments]"])
+        [('ActionID', False), ('Channel', True)]
+    """
+    fields: list[tuple[str, bool]] = []
+    inside = False
+    for raw in lines:
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]") and ":" not in line:
+            inside = line == "[Syntax]"
+            continue
+        if not inside or not line:
+            continue
+        optional = line.startswith("[")
+        name = line.lstrip("[").split(":", 1)[0].strip()
+        if name and name.lower() != "action":
+            fields.append((name, not optional))
+    return fields

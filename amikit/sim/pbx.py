@@ -1059,9 +1059,23 @@ class PBX:
             from amikit.sim.manager import SYNOPSIS
             name = next((n for n in SYNOPSIS if n.lower() == lowered[3]), None)
             if name is not None:
+                from amikit.actions import CATALOG
+
+                spec = CATALOG.get(name.lower())
+                headers = spec.headers if spec else ("ActionID",)
+                required = set(spec.required) if spec else set()
+                syntax = [f"{h}: <value>" if h in required else f"[{h}:] <value>"
+                          for h in headers]
                 output = ["", f"  -= Info about Manager Command '{name}' =- ", "", "[Synopsis]",
-                          f"{SYNOPSIS[name]} ", "", "[Syntax]", f"Action: {name} ",
-                          "[ActionID:] <value>", ""]
+                          f"{SYNOPSIS[name]} ", "", "[Syntax]", f"Action: {name} ", *syntax, "",
+                          "[Arguments]", ""]
+        elif lowered[:3] == ["manager", "show", "user"] and len(words) > 3:
+            user = self.config.users.get(words[3])
+            if user is not None:
+                output = ["", f"          username: {user.name}", "            secret: <Set>",
+                          "               ACL: no", f"         read perm: {perms.privilege(user.read)}",
+                          f"        write perm: {perms.privilege(user.write)}",
+                          "   displayconnects: yes", "allowmultiplelogin: yes"]
         elif lowered[:2] == ["dialplan", "show"]:
             target = words[2] if len(words) > 2 else None
             context = target.split("@")[-1] if target else None

@@ -1,0 +1,80 @@
+"""ConnectPanel: log in to an AMI server from a form, with errors in plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as w
+
+from amikit.client import AMIClient
+from amikit.errors import AMIError, AuthenticationError, ConnectionLost, HTTPStatusError
+
+__all__ = ["ConnectPanel", "explain"]
+
+
+def explain(error: BaseException, url: str) -> str:
+    """What a connection error means, and what to change, in plain words."""
+    if isinstance(error, AuthenticationError):
+        return ("The server refused this username or secret. Check the user's section and its "
+                "<code>secret</code> in manager.conf.")
+    if isinstance(error, HTTPStatusError) and error.status_code == 404:
+        return (f"{url} answers, but HTTP AMI is off there (or the prefix is wrong). Set "
+                "<code>enabled = yes</code> and <code>webenabled = yes</code> in manager.conf's "
+                "[general], <code>enabled = yes</code> in http.conf, then <code>manager reload</code>"
+                " and <code>module reload http</code>.")
+    if isinstance(error, ConnectionLost):
+        return (f"Nothing answers at {url}: is Asterisk running, with http.conf "
+                "<code>bindaddr</code>/<code>bindport</code> matching this URL?")
+    return str(error)
+
+
+class ConnectPanel(w.VBox):
+    """Base URL, username, secret, encoding and auth; shows the server once connected.
+
+    ``panel.client`` is the connected :class:`~amikit.AMIClient` (None before), and each
+    function added with ``on_connect`` is called with it.
+    """
+
+    def __init__(self, url: str = "http://127.0.0.1:8088", username: str = "",
+                 secret: str = "") -> None:
+        self.url = w.Text(value=url, description="URL")
+        self.username = w.Text(value=username, description="Username")
+        self.secret = w.Password(value=secret, description="Secret")
+        self.encoding = w.Dropdown(options=["rawman", "mxml"], value="rawman",
+                                   description="Encoding")
+        self.auth = w.Dropdown(options=["cookie", "digest"], value="cookie", description="Auth")
+        self.button = w.Button(description="Connect", button_style="primary", icon="plug")
+        self.status = w.HTML()
+        self.client: AMIClient | None = None
+        self.permitted: list[str] = []
+        self._callbacks: list[Callable[[AMIClient], None]] = []
+        self.button.on_click(lambda _: self.connect())
+        super().__init__([self.url, self.username, self.secret, self.encoding, self.auth,
+                          self.button, self.status])
+
+    def on_connect(self, callback: Callable[[AMIClient], None]) -> None:
+        self._callbacks.append(callback)
+
+    def connect(self) -> AMIClient | None:
+        """Log in with the form's values; returns the client, or None (error shown)."""
+        client = AMIClient(self.url.value.strip(), self.username.value, self.secret.value,
+                           encoding=self.encoding.value, auth=self.auth.value)
+        try:
+            client.login()
+            settings = client.action("CoreSettings", check=False)
+            self.permitted = sorted(client.list_commands())
+        except AMIError as error:
+            client.close()
+            self.status.value = f"<b style='color:#D55E00'>Not connected.</b> " \
+                                f"{explain(error, self.url.value)}"
+            return None
+        if self.client is not None:
+            self.client.close()
+        self.client = client
+        version = settings.get("AsteriskVersion", "unknown")
+        self.status.value = (f"<b style='color:#009E73'>Connected</b> to Asterisk {version} as "
+                             f"{self.username.value!s}; {len(self.permitted)} actions allowed: "
+                             f"{', '.join(self.permitted[:12])}{' …' if len(self.permitted) > 12 else ''}")
+        for callback in self._callbacks:
+            callback(client)
+        return client

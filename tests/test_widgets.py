@@ -1,0 +1,146 @@
+"""The widgets, driven through their traits and handlers against the simulator (no browser)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import amikit
+from amikit import AMIClient, Simulator
+from amikit.widgets import ActionComposer, ConnectPanel, EventMonitor, TimelineView, diagnose
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Simulator(port=0, speed=10, seed=2) as running:
+        yield running
+
+
+@pytest.fixture
+def client(sim):
+    with AMIClient(sim.url, "hello", "world") as ami:
+        yield ami
+
+
+def test_connect_panel_connects_and_explains_errors(sim):
+    panel = ConnectPanel(sim.url, "hello", "world")
+    seen = []
+    panel.on_connect(seen.append)
+    panel.button.click()
+    assert panel.client is not None and seen == [panel.client]
+    assert "Connected" in panel.status.value and "23.4.1" in panel.status.value
+    assert "Originate" in panel.permitted
+    panel.secret.value = "wrong"
+    panel.button.click()
+    assert "refused this username or secret" in panel.status.value
+    panel.url.value = "http://127.0.0.1:1"
+    assert panel.connect() is None and "Nothing answers" in panel.status.value
+    panel.url.value = sim.url + "/nothing"
+    panel.secret.value = "world"
+    assert panel.connect() is None and "webenabled" in panel.status.value
+    assert "world" not in panel.status.value
+
+
+def test_composer_builds_the_form_from_the_servers_documentation(client):
+    composer = ActionComposer(client)
+    assert "Originate" in composer.actions.options
+    composer.search.value = "orig"
+    assert list(composer.actions.options) == ["Originate"]
+    composer.actions.value = "Originate"
+    assert "Channel" in composer.fields and composer.fields["Channel"].description == "Channel *"
+    assert "Variable" in composer.repeats
+    composer.send_button.click()
+    assert "Fill the required fields first: Channel" in composer.reply.value
+    composer.fields["Channel"].value = "Local/900@sets"
+    composer.fields["Application"].value = "Wait"
+    composer.fields["Data"].value = "1"
+    composer.fields["Async"].value = "true"
+    row = next(c for c in composer.form.children
+               if getattr(c, "children", None) and c.children[0] is composer.repeats["Variable"])
+    row.children[1].click()  # "+ Variable": another row
+    rows = composer.repeats["Variable"].children
+    rows[0].value, rows[1].value = "A=1", "B=2"
+    assert "Action: Originate\nActionID" not in composer.preview.value  # no ActionID typed
+    assert "Variable: A=1\nVariable: B=2" in composer.preview.value
+    assert f"{client._core.endpoint}?Action=Originate" in composer.preview.value
+    composer.send_button.click()
+    assert "Originate successfully queued" in composer.reply.value
+    assert "client.originate(" in composer.code.value and "&#x27;A=1&#x27;" in composer.code.value
+    assert len(composer.history) == 1
+    composer.resend.click()
+    assert len(composer.history) == 2
+    reply = composer.send("Ping")
+    assert reply["Ping"] == "Pong"
+
+
+def test_composer_masks_secrets_and_falls_back_to_the_catalog(sim):
+    composer = ActionComposer()
+    assert "Originate" in composer.actions.options
+    composer.choose("Login")
+    composer.fields["Username"].value = "hello"
+    composer.fields["Secret"].value = "world-pw"
+    assert "world-pw" not in composer.preview.value and "********" in composer.preview.value
+    with AMIClient(sim.url, "limited", "limitedpw") as limited:
+        composer.use(limited)
+        assert "Command" not in composer.actions.options
+        composer.choose("Originate")  # no command class: the catalog's fields
+        assert composer.fields["Channel"].description == "Channel *"
+
+
+def test_event_monitor_polls_filters_and_closes(sim, client):
+    monitor = EventMonitor(client)
+    assert monitor.frame.empty and not monitor.running
+    monitor.start()
+    time.sleep(0.5)
+    client.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True)
+    deadline = time.monotonic() + 10
+    while monitor.counts["Hangup"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    monitor.render()
+    assert monitor.counts["Newchannel"] >= 2 and "events" in monitor.summary.value
+    frame = monitor.frame
+    assert (frame["Event"] == "Newchannel").sum() >= 2
+    monitor.names.value = ("Hangup",)
+    assert all("Hangup" in row for row in monitor.table.options)
+    monitor.table.index = 0
+    assert "Cause" in monitor.detail.value
+    monitor.stop()
+    assert monitor.pause.value
+    monitor.close()
+    assert not monitor.running
+
+
+def test_timeline_view_redraws_at_most_twice_a_second(sim, client):
+    log = amikit.EventLog(amikit.parse_rawman(amikit.sample_recording()))
+    view = TimelineView(log)
+    assert view.refresh(force=True)
+    assert not view.refresh(), "throttled"
+    assert view.output.outputs and "image/png" in view.output.outputs[-1]["data"]
+    linkedid = view.call.options[2][1]
+    view.call.value = linkedid
+    assert view.draws == 2
+
+
+def test_diagnose_says_what_it_found(sim, client):
+    result = diagnose(client, wait=3)
+    assert result.events_seen > 0 and "events do reach this user" in result.text
+    assert result.read_classes and "call" in result.read_classes
+    with AMIClient(sim.url, "limited", "limitedpw") as limited:
+        found = diagnose(limited, wait=1)
+    assert "unknown" in found.text and "command class" in found.text
+    assert "<ul>" in found._repr_html_()
+
+
+def test_explore_starts_the_simulator_when_nothing_is_set(monkeypatch):
+    for name in ("AMIKIT_URL", "AMIKIT_USER", "AMIKIT_SECRET", "AMIKIT_SPOOL"):
+        monkeypatch.delenv(name, raising=False)
+    tabs = amikit.explore()
+    try:
+        assert list(tabs.titles) == ["Connect", "Actions", "Events", "Timeline"]
+        assert "simulated Asterisk" in tabs.children[0].children[0].value
+        assert tabs.panel.client is not None and "Connected" in tabs.panel.status.value
+        assert isinstance(tabs.children[2].children[0], EventMonitor)
+        assert isinstance(tabs.children[3].children[0], TimelineView)
+    finally:
+        tabs.monitor.close()

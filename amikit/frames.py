@@ -37,6 +37,7 @@ import pathlib
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -356,6 +357,27 @@ class EventLog:
 
     def __len__(self) -> int:
         return len(self._events)
+
+    def collect(self, client: Any, count: int, *, timeout: float = 60.0) -> int:
+        """Poll ``client`` until ``count`` more events arrived or ``timeout`` s passed.
+
+        Shows a progress bar (a widget in notebooks, a line in terminals) when it takes
+        longer than a second. Returns how many events were collected.
+        """
+        import time
+
+        from amikit.progress import progress
+
+        got = 0
+        deadline = time.monotonic() + timeout
+        with progress(count, "events") as advance:
+            while got < count and time.monotonic() < deadline:
+                batch = client.wait_event(min(5.0, max(0.0, deadline - time.monotonic())))
+                batch = [e for e in batch if _is_event(e)][: count - got]
+                self.extend(batch)
+                got += len(batch)
+                advance(len(batch))
+        return got
 
     def __iter__(self):
         return iter(self._events)

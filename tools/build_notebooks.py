@@ -186,6 +186,30 @@ with pbx.client() as watcher:
 print(sorted(names))
 '''),
         md("""
+## The live monitor
+
+`EventMonitor` polls in the background (its own session) while you keep working: filter by
+event name, channel or any text, pause it, click a row to see every header. `monitor.frame`
+is what it saw, as a DataFrame.
+"""),
+        code('''
+from amikit.widgets import EventMonitor
+
+monitor = EventMonitor(ami)
+monitor.start()
+ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True)
+monitor
+'''),
+        md("The monitor polls whenever the kernel is idle; a cell that waits should `await`, not `time.sleep`, so the monitor keeps going:"),
+        code('''
+import asyncio
+
+await asyncio.sleep(3)
+monitor.frame["Event"].value_counts().head()
+'''),
+        md("`amikit.diagnose(ami)` checks, with a session of its own, whether events reach this user, and says what to change:"),
+        code("amikit.diagnose(ami)"),
+        md("""
 ## Exercise
 
 Count the `Newchannel` events in `df` and keep the number in `newchannels`.
@@ -243,6 +267,21 @@ df = log.frame()
 df.ami.channels()[["Channel", "created", "answered", "hungup", "Cause-txt", "bridged"]]
 '''),
         code('amikit.plot_timeline(df, events=["DialBegin"]);'),
+        md("""
+## The action composer
+
+Pick an action, fill its form (the fields come from the server's own documentation,
+required ones marked `*`), see the exact request, send it, re-send it from the history or
+copy it as Python. `composer.send(...)` does what the Send button does.
+"""),
+        code('''
+from amikit.widgets import ActionComposer
+
+composer = ActionComposer(ami)
+composer.choose("Originate")
+composer
+'''),
+        code('composer.send("Originate", Channel="PJSIP/SOFTPHONE_B", Application="Wait", Data="1", Async="true")'),
         md("""
 ## Exercise
 

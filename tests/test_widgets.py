@@ -92,7 +92,7 @@ def test_event_monitor_polls_filters_and_closes(sim, client):
     monitor = EventMonitor(client)
     assert monitor.frame.empty and not monitor.running
     monitor.start()
-    time.sleep(0.5)
+    assert monitor.ready.wait(10), "the monitor's session is listening"
     client.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True)
     deadline = time.monotonic() + 10
     while monitor.counts["Hangup"] < 2 and time.monotonic() < deadline:

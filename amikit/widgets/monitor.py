@@ -58,6 +58,8 @@ class EventMonitor(w.VBox):
         self._thread: threading.Thread | None = None
         self._closed = False
         self._drawn = 0.0
+        #: set once the monitor's own session is logged in and listening
+        self.ready = threading.Event()
         for control in (self.names, self.channel, self.text):
             control.observe(lambda _: self.render(), "value")
         self.table.observe(lambda change: self._show(change["new"]), "index")
@@ -110,6 +112,7 @@ class EventMonitor(w.VBox):
         url, user, secret = self._credentials
         async with AsyncAMIClient(url, user, secret, **self._options) as ami:
             await ami.wait_event(0)
+            self.ready.set()
             while not self._closed:
                 if self.pause.value:
                     await asyncio.sleep(0.2)

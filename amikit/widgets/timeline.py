@@ -40,10 +40,8 @@ class TimelineView(w.VBox):
 
     def refresh(self, force: bool = False) -> bool:
         """Redraw (at most ``max_rate`` times a second unless ``force``); True if drawn."""
-        now = time.monotonic()
-        if not force and now - self._drawn < self.interval:
+        if not force and time.monotonic() - self._drawn < self.interval:
             return False
-        self._drawn = now
         from amikit.plots import plot_ladder, plot_timeline
 
         df = self._frame()
@@ -76,4 +74,5 @@ class TimelineView(w.VBox):
                                 "data": {"image/png": base64.b64encode(png.getvalue()).decode(),
                                          "text/plain": "<channel timeline>"}},)
         self.draws += 1
+        self._drawn = time.monotonic()  # counted from the end of a draw, however long it took
         return True

@@ -122,3 +122,36 @@ def test_binder_on_a_clean_virtual_environment(tmp_path):
         assert len(list(out_dir.glob("*.ipynb"))) == 6
     finally:
         subprocess.run(["pkill", "-f", f"amikit sim --port {env['AMIKIT_SIM_PORT']}"], check=False)
+
+
+@pytest.mark.skipif(os.environ.get("AMIKIT_SKIP_BINDER") == "1", reason="AMIKIT_SKIP_BINDER=1")
+def test_the_readme_first_command_in_a_fresh_environment(tmp_path):
+    """`pip install -e '.[lab]' && amikit lab`, as the README says, in a new virtual env."""
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -e '.[lab]' && amikit lab" in readme
+    assert "pip install -e '.[dev]' && pytest" in readme
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**jupyter_env(tmp_path), "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+           "VIRTUAL_ENV": str(venv)}
+    env.pop("PYTHONPATH", None)
+    subprocess.run(["pip", "install", "--quiet", "-e", ".[lab]"], check=True, env=env, cwd=ROOT)
+    port = free_port()
+    lab = subprocess.Popen(["amikit", "lab", "--no-browser", "--port", str(port), "--",
+                            "--ServerApp.token=readme", "--allow-root"],
+                           env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    try:
+        status = None
+        for _ in range(160):
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/api/status",
+                                   params={"token": "readme"}, timeout=1).status_code
+                break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        assert status == 200
+    finally:
+        lab.send_signal(signal.SIGTERM)
+        lab.communicate(timeout=60)
+    assert lab.returncode is not None

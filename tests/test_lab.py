@@ -47,6 +47,17 @@ def test_find_pbx_starts_the_simulator(monkeypatch, capsys):
         pbx.simulator.stop()
 
 
+def lab_status(port: int, token: str) -> int | None:
+    """The status of JupyterLab's /api/status once it answers (None if it never does)."""
+    for _ in range(160):
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/status", params={"token": token},
+                             timeout=1).status_code
+        except httpx.TransportError:
+            time.sleep(0.25)
+    return None
+
+
 def jupyter_env(tmp_path: pathlib.Path) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
@@ -62,15 +73,7 @@ def test_amikit_lab_starts_answers_and_stops(tmp_path):
          "--ServerApp.token=amikit-test", "--LabApp.news_url=None", "--allow-root"],
         env=jupyter_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        status = None
-        for _ in range(120):
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/api/status",
-                                   params={"token": "amikit-test"}, timeout=1).status_code
-                break
-            except httpx.TransportError:
-                time.sleep(0.25)
-        assert status == 200
+        assert lab_status(port, "amikit-test") == 200
         contents = httpx.get(f"http://127.0.0.1:{port}/api/contents",
                              params={"token": "amikit-test"}, timeout=5).json()
         assert {"01-first-contact.ipynb", "README.md"} <= {c["name"] for c in contents["content"]}
@@ -142,15 +145,7 @@ def test_the_readme_first_command_in_a_fresh_environment(tmp_path):
                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
     try:
-        status = None
-        for _ in range(160):
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/api/status",
-                                   params={"token": "readme"}, timeout=1).status_code
-                break
-            except httpx.TransportError:
-                time.sleep(0.25)
-        assert status == 200
+        assert lab_status(port, "readme") == 200
     finally:
         lab.send_signal(signal.SIGTERM)
         lab.communicate(timeout=60)

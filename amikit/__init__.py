@@ -6,13 +6,14 @@ The public API; everything else may change.
     >>> amikit.parse_rawman(b"Response: Success\\r\\nPing: Pong\\r\\n\\r\\n")[0]["ping"]
     'Pong'
 
-The data side (``read_events``, ``events_frame``, ``EventLog``, the ``df.ami`` accessor and
-the ``plot_*`` functions) is imported on first use, so that the protocol, the client, the
-simulator and the command line start without loading pandas and matplotlib.
+The heavier parts (``read_events``, ``events_frame``, ``EventLog``, the ``plot_*`` functions
+and the widgets) are imported on first use, so that the command line starts without
+matplotlib; the ``df.ami`` accessor is registered on import.
 """
 
 from typing import TYPE_CHECKING, Any
 
+from amikit import accessor as _accessor  # registers df.ami on every DataFrame
 from amikit import errors
 from amikit.callfile import CallFile, spool_status
 from amikit.client import AMIClient, AsyncAMIClient
@@ -32,6 +33,7 @@ from amikit.session import Gap
 from amikit.sim import Simulator
 
 __version__ = "0.1.0"
+del _accessor
 
 _LAZY = {"explore": "amikit.widgets", "diagnose": "amikit.widgets",
          "read_events": "amikit.frames", "events_frame": "amikit.frames",

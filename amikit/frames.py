@@ -404,5 +404,3 @@ class EventLog:
     def __repr__(self) -> str:
         return f"<EventLog {len(self)} events{f', {self.dropped} dropped' if self.dropped else ''}>"
 
-
-from amikit import accessor as _accessor  # noqa: E402,F401 - registers df.ami with the frames

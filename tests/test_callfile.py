@@ -210,3 +210,24 @@ def test_the_simulator_runs_call_files(tmp_path):
     assert later_start >= later - 0.05, "a future modification time waits"
     states = {e.state for e in spool_status(tmp_path)}
     assert states == {"archived"}
+
+
+def test_the_simulator_waits_for_a_file_written_in_place_to_be_closed(tmp_path):
+    from amikit.sim.spool import _inotify
+
+    if _inotify(tmp_path) is None:
+        pytest.skip("no inotify here: the simulator scans instead")
+    text = CallFile("Local/900@sets", context="sets", extension="900", archive=True).render()
+    with Simulator(port=0, speed=10, spool=tmp_path):
+        path = tmp_path / "outgoing" / "slow.call"
+        with path.open("w") as f:  # the book's warning: a copy written in place, slowly
+            f.write(text[:20])
+            f.flush()
+            time.sleep(0.8)
+            assert path.exists(), "not taken while still open"
+            f.write(text[20:])
+        done = tmp_path / "outgoing_done" / "slow.call"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (done.exists() and "Status:" in done.read_text()):
+            time.sleep(0.1)
+    assert CallFile.parse(done.read_text()).status == "Completed"

@@ -1,11 +1,13 @@
 """The simulator's outgoing spool: call files run as Asterisk's ``pbx_spool`` runs them.
 
 ``DIR/outgoing`` is watched; any regular file there is a call file (Asterisk ignores no
-name). A file is taken once it has stopped changing for one scan (0.1 s), the way
-Asterisk's polling builds see files, so one moved in is taken at once and one written in
-place when its writer is done; a file whose modification time lies in the future waits
-for it. Each attempt appends ``StartRetry: <pid> <n> (<next retry>)``, a failed attempt
-that is not the last ``EndRetry: <pid> <n> (<now>)``; an answered call is waited for to
+name). On Linux the watch is inotify, as in Asterisk's own build: a file moved in is taken
+at once, one written in place when its writer closes it. Elsewhere a scan every 0.1 s
+takes a file once it has stopped changing for one scan (Asterisk's polling builds).
+Either way a file whose modification time lies in the future waits for it.
+
+Each attempt appends ``StartRetry: <pid> <n> (<next retry>)``, a failed attempt that is not
+the last ``EndRetry: <pid> <n> (<now>)``; an answered call is waited for to
 its end (``Status: Completed``), the last failed attempt gives ``Status: Expired`` and a
 file that cannot be read ``Status: Failed``. With ``Archive: yes`` the file moves to
 ``DIR/outgoing_done`` before the Status line is appended; otherwise it is deleted.
@@ -18,10 +20,13 @@ written into the file are the ones Asterisk would write.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import os
 import pathlib
 import re
+import struct
 import time
 
 from amikit.callfile import CallFile, CallFileError
@@ -32,6 +37,46 @@ __all__ = ["Spool"]
 log = logging.getLogger("amikit.sim")
 
 SCAN = 0.1
+_IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_NONBLOCK = 0x00000008, 0x00000080, 0o4000
+_EVENT = struct.Struct("iIII")
+
+
+class _Inotify:
+    """The Linux inotify calls, through ctypes (None where they are not available)."""
+
+    def __init__(self, directory: pathlib.Path) -> None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self.fd = libc.inotify_init1(_IN_NONBLOCK)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, os.fsencode(directory),
+                                  _IN_CLOSE_WRITE | _IN_MOVED_TO) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), "inotify_add_watch")
+
+    def names(self) -> list[str]:
+        """Names closed after writing or moved in since the last call."""
+        try:
+            data = os.read(self.fd, 64 * 1024)
+        except BlockingIOError:
+            return []
+        found, offset = [], 0
+        while offset + _EVENT.size <= len(data):
+            _, _, _, length = _EVENT.unpack_from(data, offset)
+            raw = data[offset + _EVENT.size: offset + _EVENT.size + length]
+            found.append(os.fsdecode(raw.rstrip(b"\0")))
+            offset += _EVENT.size + length
+        return found
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _inotify(directory: pathlib.Path) -> _Inotify | None:
+    try:
+        return _Inotify(directory)
+    except (OSError, AttributeError):
+        return None
 
 
 class Spool:
@@ -46,11 +91,28 @@ class Spool:
         self.pbx = pbx
         self._last: dict[str, tuple[int, float]] = {}
         self._active: set[str] = set()
+        self._watch = _inotify(self.outgoing)
+        # with inotify, only files known to be complete are taken: those there at start, and
+        # those closed after writing or moved in since
+        self._complete = {p.name for p in self.outgoing.iterdir()} if self._watch else set()
 
     async def run(self) -> None:
-        while True:
-            self.scan()
-            await asyncio.sleep(SCAN)
+        loop = asyncio.get_running_loop()
+        if self._watch is not None:
+            loop.add_reader(self._watch.fd, self._on_inotify)
+        try:
+            while True:
+                self.scan()
+                await asyncio.sleep(SCAN)
+        finally:
+            if self._watch is not None:
+                loop.remove_reader(self._watch.fd)
+                self._watch.close()
+
+    def _on_inotify(self) -> None:
+        assert self._watch is not None
+        self._complete.update(self._watch.names())
+        self.scan()
 
     def scan(self) -> None:
         """Start every call file that is complete and due."""
@@ -62,9 +124,14 @@ class Spool:
             stat = path.stat()
             signature = (stat.st_size, stat.st_mtime)
             seen[path.name] = signature
-            if self._last.get(path.name) != signature or stat.st_mtime > now:
+            if self._watch is not None:
+                complete = path.name in self._complete
+            else:
+                complete = self._last.get(path.name) == signature  # unchanged for one scan
+            if not complete or stat.st_mtime > now:
                 continue  # still being written, or scheduled for later
             self._active.add(path.name)
+            self._complete.discard(path.name)
             self.pbx.spawn(self._process(path))
         self._last = seen
 

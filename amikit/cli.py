@@ -28,7 +28,7 @@ from importlib import resources
 from amikit import __version__
 from amikit.client import AMIClient
 from amikit.errors import AMIError
-from amikit.message import SECRET_HEADERS, Message
+from amikit.message import Message
 from amikit.protocol import parse_recording
 
 __all__ = ["main"]
@@ -40,7 +40,7 @@ def _print_messages(messages: Iterable[Message], as_json: bool, out=None) -> int
     out = out or sys.stdout
     count = 0
     for msg in messages:
-        shown = [(n, "********" if n.lower() in SECRET_HEADERS else v) for n, v in msg.headers]
+        shown = msg._shown_headers()
         if as_json:
             out.write(json.dumps({"headers": shown, "defects": msg.defects},
                                  ensure_ascii=False) + "\n")

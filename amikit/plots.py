@@ -92,7 +92,7 @@ def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[st
                                      facecolors=STATE_COLOURS["up"], edgecolors="none",
                                      label="up", gid="up"))
     if is_events and "Uniqueid" in data:
-        _draw_bridges(ax, data, lane_of)
+        _draw_spans(ax, data, lane_of)
     hung = chans["hungup"].notna().to_numpy()
     ax.scatter(ended[hung], lanes[hung], marker="|", s=120, color=_HANGUP_COLOUR, zorder=3,
                label="hangup", gid="hangup")
@@ -131,7 +131,7 @@ def _intervals(data: pd.DataFrame, lane_of: dict[str, float], start: str, stop: 
     return begins, np.where(np.isnan(ends), last, ends), lanes
 
 
-def _draw_bridges(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float]) -> None:
+def _draw_spans(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float]) -> None:
     begins, ends, lanes = _intervals(data, lane_of, "BridgeEnter", "BridgeLeave", "BridgeUniqueid")
     if len(begins):
         ax.add_collection(PolyCollection(_bars(begins, ends, lanes, 0.6),

@@ -41,6 +41,7 @@ __all__ = [
     "action_headers",
     "encode_action",
     "encode_message",
+    "is_true",
     "parse_manager_html",
     "parse_mxml",
     "parse_rawman",
@@ -53,6 +54,20 @@ _BANNER = b"Asterisk Call Manager"
 # RFC 9110 token characters: what a header name may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUES = ("\r", "\n", "\0")
+
+
+_TRUE_WORDS = frozenset({"yes", "true", "y", "t", "1", "on"})
+
+
+def is_true(value: object) -> bool:
+    """Asterisk's ``ast_true``: yes, true, y, t, 1 or on (any case) for text; else truthiness.
+
+        >>> is_true("Yes"), is_true("off"), is_true(None), is_true(True)
+        (True, False, False, True)
+    """
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_WORDS
+    return bool(value)
 
 
 # -- parsing -----------------------------------------------------------------------------

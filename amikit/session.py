@@ -47,7 +47,7 @@ from amikit.errors import (
     SessionExpired,
 )
 from amikit.message import Message
-from amikit.protocol import action_headers, parse_mxml, parse_rawman
+from amikit.protocol import action_headers, is_true, parse_mxml, parse_rawman
 
 __all__ = ["Gap", "HTTPRequest", "HTTPResponse", "SessionCore", "Sleep"]
 
@@ -395,7 +395,7 @@ class SessionCore:
 
     def _action_timeout(self, headers: Mapping[str, Any]) -> float:
         # A synchronous Originate blocks the HTTP request until answer or its Timeout.
-        if "Timeout" in headers and not _truthy(headers.get("Async")):
+        if "Timeout" in headers and not is_true(headers.get("Async")):
             return self.timeout + _seconds(headers["Timeout"], 30000.0) / 1000
         return self.timeout
 
@@ -453,12 +453,6 @@ def _cookie_from(set_cookie: str | None) -> str | None:
         if eq and name.strip().lower() == _COOKIE:
             return value.strip().strip('"')
     return None
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"yes", "true", "y", "t", "1", "on"}
-    return bool(value)
 
 
 def _seconds(value: Any, default: float) -> float:

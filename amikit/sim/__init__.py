@@ -26,7 +26,6 @@ import pathlib
 import random
 import threading
 import warnings
-from typing import Any
 
 from amikit.errors import AMIError
 from amikit.sim.config import ConfigError, SimConfig, load_config
@@ -189,12 +188,6 @@ class Simulator:
             assert self._thread is not None
             self._thread.join(timeout=10)
         self._thread = None
-
-    def call(self, coro: Any) -> Any:
-        """Run a coroutine on the simulator's loop and wait for its result (for tests)."""
-        if self._loop is None:
-            raise AMIError("the simulator is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def __enter__(self) -> Simulator:
         return self.start()

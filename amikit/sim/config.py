@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from amikit.errors import AMIError
+from amikit.protocol import is_true
 from amikit.sim.perms import parse_perms
 
 __all__ = ["ConfigError", "Endpoint", "Section", "SimConfig", "User", "load_config", "read_conf"]
@@ -108,10 +109,6 @@ def read_conf(text: str, path: str = "<config>") -> list[Section]:
     return sections
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"yes", "true", "y", "t", "1", "on"}
-
-
 @dataclass(frozen=True)
 class User:
     """A manager.conf user."""
@@ -197,19 +194,19 @@ def load_config(directory: str | pathlib.Path | None = None) -> SimConfig:
         except ValueError as exc:
             raise ConfigError(f"{path}:{section.line}: [{section.name}]: {exc}") from None
         users[section.name] = User(section.name, secret, read, write,
-                                   _truthy(section.get("allowmultiplelogin", "yes")))
+                                   is_true(section.get("allowmultiplelogin", "yes")))
     config = SimConfig(
         users=users,
         httptimeout=int(_number(general, "httptimeout", 60, path)),
-        timestampevents=_truthy(general.get("timestampevents", "no")),
-        webenabled=_truthy(general.get("enabled")) and _truthy(general.get("webenabled")),
+        timestampevents=is_true(general.get("timestampevents", "no")),
+        webenabled=is_true(general.get("enabled")) and is_true(general.get("webenabled")),
     )
     config.default_password_in_use = any(
         u.name == "hello" and u.secret == "world" for u in users.values())
 
     text, path = texts["http.conf"]
     http = next((s for s in read_conf(text, path) if s.name == "general"), Section("general", 0))
-    config.http_enabled = _truthy(http.get("enabled"))
+    config.http_enabled = is_true(http.get("enabled"))
     config.bindaddr = http.get("bindaddr", "127.0.0.1") or "127.0.0.1"
     config.bindport = int(_number(http, "bindport", 8088, path))
     prefix = (http.get("prefix") or "").strip("/")

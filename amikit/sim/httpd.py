@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from email.utils import formatdate
 from urllib.parse import parse_qsl, urlsplit
 
 from amikit.sim import wire
-from amikit.sim.manager import Manager, Reply, Request, http_date
+from amikit.sim.manager import Manager, Reply, Request
 
 __all__ = ["HTTPFront"]
 
@@ -168,7 +169,7 @@ class HTTPFront:
         head = [f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Error')}"]
         if self.servername:
             head.append(f"Server: {self.servername}")
-        head.append(f"Date: {http_date()}")
+        head.append(f"Date: {formatdate(usegmt=True)}")
         if close and reply.status == 200:
             head.append("Connection: close")
         head += [f"{n}: {v}" for n, v in reply.headers]

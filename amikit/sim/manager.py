@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
 
 from amikit.sim import perms, wire
 from amikit.sim.config import SimConfig, User
@@ -547,7 +546,4 @@ def _digest_ok(fields: dict[str, str], user: User, method: str) -> bool:
         expected = md5(f"{ha1}:{fields['nonce']}:{ha2}")
     return expected == fields["response"].lower()
 
-
-def http_date() -> str:
-    return formatdate(usegmt=True)
 

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from amikit.protocol import is_true
 from amikit.sim import perms
 from amikit.sim.config import Endpoint, SimConfig
 from amikit.sim.dialplan import Dialplan, split_args, substitute
@@ -837,7 +838,7 @@ class PBX:
                              priority=priority, app=app or None, data=data, timeout=timeout,
                              callerid=callerid, account=_header(msg, "Account"),
                              variables=variables, ids=ids)
-        if _truthy(_header(msg, "Async")):
+        if is_true(_header(msg, "Async")):
             self.spawn(self._originate_response(run, action_id, channel, context, exten, app,
                                                 data, callerid, ids[0]))
             return [_response("Success", action_id, [("Message", "Originate successfully queued")])]
@@ -866,7 +867,6 @@ class PBX:
 
     async def action_redirect(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
         action_id = _header(msg, "ActionID")
-        name = _header(msg, "Channel")
         for header, text in (("Channel", "Channel not specified"), ("Context", "Context not specified"),
                              ("Exten", "Exten not specified"), ("Priority", "Priority not specified")):
             if not _header(msg, header):
@@ -886,7 +886,6 @@ class PBX:
             if number is None:
                 return [_error(action_id, "Priority is invalid")]
             moves.append((chan, context, exten, number))
-        del name
         for chan, context, exten, number in moves:
             self.redirect(chan, context, exten, number)
         text = "Dual Redirect successful" if len(moves) == 2 else "Redirect successful"
@@ -950,7 +949,7 @@ class PBX:
                     ("Readformat", "slin"), ("Readtrans", ""), ("Writeformat", "slin"),
                     ("Writetrans", ""), ("Callgroup", "0"), ("Pickupgroup", "0"),
                     ("Seconds", str(seconds))]
-            names = list(chan.variables) if _truthy(_header(msg, "AllVariables")) else wanted
+            names = list(chan.variables) if is_true(_header(msg, "AllVariables")) else wanted
             for var in names:
                 value = self.lookup(chan, var) if var in chan.variables or "(" in var else None
                 item.append(("Variable", f"{var}={value if value is not None else '(null)'}"))
@@ -1088,10 +1087,6 @@ class PBX:
                            "possible commands)")])]
         return [_response("Success", action_id, [("Message", "Command output follows"),
                                                   *[("Output", line) for line in output]])]
-
-
-def _truthy(text: str) -> bool:
-    return text.strip().lower() in {"yes", "true", "y", "t", "1", "on"}
 
 
 def _split_callerid(text: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -59,12 +60,22 @@ def raw_headers(response: httpx.Response) -> list[tuple[str, str]]:
 
 
 class Wire:
-    """Raw HTTP to the AMI server, cookie handled by hand like the capture client did."""
+    """Raw HTTP to the AMI server, cookie handled by hand like the capture client did.
+
+    Events read by :meth:`wait_for` and :meth:`wait_for_all` pass through a backlog: one
+    WaitEvent body often holds more than the event a test waits for (the second
+    BridgeEnter of a bridge, the other half's Hangup), so whatever a wait reads after its
+    match stays queued for the next wait, which looks there first. Every event read is
+    either returned by exactly one wait or still in :attr:`pending`; nothing is dropped.
+    A WaitEvent sent with :meth:`get` bypasses the backlog and returns its events to the
+    caller in the reply.
+    """
 
     def __init__(self, base: str) -> None:
         self.base = base
         self.http = httpx.Client(timeout=30, cookies=None)
         self.cookie: str | None = None
+        self._backlog: deque[Message] = deque()
 
     def send(self, method: str, path: str, params: dict | list | None = None, *,
              headers: dict | None = None, content: bytes | None = None,
@@ -88,18 +99,63 @@ class Wire:
         assert raw.messages()[0]["Response"] == "Success", raw.body
         return raw
 
+    @property
+    def pending(self) -> tuple[Message, ...]:
+        """Events read from the server that no wait has returned yet, in order."""
+        return tuple(self._backlog)
+
     def wait_for(self, predicate: Callable[[Message], bool], seconds: float = 15.0,
                  path: str = "/rawman") -> list[Message]:
-        """Poll WaitEvent until an event matches; every event seen, in order."""
+        """The events up to and including the first that matches, in order.
+
+        The backlog comes first, then new WaitEvent polls; events after the match stay in
+        the backlog for the next wait.
+        """
+        return self._consume(predicate, seconds, path)
+
+    def wait_for_all(self, *predicates: Callable[[Message], bool], seconds: float = 15.0,
+                     path: str = "/rawman") -> list[Message]:
+        """The events up to the one by which every predicate has matched, in any order.
+
+        For events whose order a real Asterisk does not fix (the two halves of a Local
+        channel run on two threads): waiting for them one after the other would return
+        the later-wanted one inside the first list.
+        """
+        remaining = list(predicates)
+
+        def complete(msg: Message) -> bool:
+            remaining[:] = [p for p in remaining if not p(msg)]
+            return not remaining
+
+        return self._consume(complete, seconds, path)
+
+    def _consume(self, done: Callable[[Message], bool], seconds: float, path: str) -> list[Message]:
         seen: list[Message] = []
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            for msg in self.get(path, action="WaitEvent", Timeout="1").messages()[1:-1]:
-                seen.append(msg)
-                if predicate(msg):
-                    return seen
-        raise AssertionError(f"no matching event within {seconds} s; saw "
-                             f"{[m.name for m in seen][-20:]}")
+        try:
+            while True:
+                while self._backlog:
+                    seen.append(self._backlog.popleft())
+                    if done(seen[-1]):
+                        return seen
+                if time.monotonic() >= deadline:
+                    raise AssertionError(f"no matching event within {seconds} s; saw "
+                                         f"{[m.name for m in seen][-20:]}")
+                self._backlog.extend(self._poll(path))
+        except BaseException:
+            # A failed wait (timeout, a predicate that raised) returns nothing, so what it
+            # read goes back where it was: still readable, e.g. for the failure's diagnosis.
+            self._backlog.extendleft(reversed(seen))
+            raise
+
+    def _poll(self, path: str) -> list[Message]:
+        """One WaitEvent: its events, between the response and WaitEventComplete."""
+        raw = self.get(path, action="WaitEvent", Timeout="1")
+        messages = raw.messages()
+        complete = bool(messages) and messages[-1].name == "WaitEventComplete"
+        if not complete or messages[0].get("Response") != "Success":
+            raise AssertionError(f"WaitEvent did not complete: {raw.status} {raw.body[:300]!r}")
+        return messages[1:-1]
 
     def close(self) -> None:
         self.http.close()

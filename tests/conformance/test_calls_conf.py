@@ -1,12 +1,21 @@
-"""Originate, Redirect, Hangup and the events of a call (captures 05_originate, 03_errors)."""
+"""Originate, Redirect, Hangup and the events of a call, as a real Asterisk 23.4.1 does them.
+
+Every assertion names the capture that shows it: ``05_originate`` (one recording of eleven
+Originates) or ``20_behaviour/<scenario>/run1-5.rawman`` (five real runs of one scenario).
+Where the five runs differ (the order of events from the two halves of a Local channel,
+of CEL/Cdr/DeviceStateChange, of an OriginateResponse against the bridge events), the tests
+assert nothing about that order: only what all five runs share.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 import pytest
 
+from amikit import Message
 from tests.conformance.conftest import Wire
 
 SNAPSHOT = ["Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
@@ -15,7 +24,8 @@ SNAPSHOT = ["Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "Calle
 HEAD = ["Event", "Privilege", "Timestamp"]
 BRIDGE = ["BridgeUniqueid", "BridgeType", "BridgeTechnology", "BridgeCreator", "BridgeName",
           "BridgeNumChannels", "BridgeVideoSourceMode"]
-# header names per event, as the captures of a real Asterisk 23.4.1 show them
+# Header names per event, as every rawman capture of a real Asterisk 23.4.1 shows them
+# (05_originate, 20_behaviour, busy, 21_queue_conference_actions).
 SHAPES = {
     "Newchannel": [HEAD + SNAPSHOT],
     "Newstate": [HEAD + SNAPSHOT],
@@ -35,11 +45,12 @@ SHAPES = {
     "HangupRequest": [HEAD + SNAPSHOT + ["Cause"]],
     "SoftHangupRequest": [HEAD + SNAPSHOT + ["Cause"]],
     "Hangup": [HEAD + SNAPSHOT + ["Cause", "Cause-txt"]],
+    # With the Originate's ActionID, and (another client's Originate without one, which a
+    # shared server shows everyone) without: 21_queue_conference_actions/006_events_caller_waiting
     "OriginateResponse": [
-        HEAD + ["ActionID", "Response", "Channel", "Context", "Exten", "Reason", "Uniqueid",
-                "CallerIDNum", "CallerIDName"],
-        HEAD + ["ActionID", "Response", "Channel", "Application", "Data", "Reason", "Uniqueid",
-                "CallerIDNum", "CallerIDName"]],
+        HEAD + action_id + ["Response", "Channel", *target, "Reason", "Uniqueid", "CallerIDNum",
+                            "CallerIDName"]
+        for action_id in (["ActionID"], []) for target in (["Context", "Exten"], ["Application", "Data"])],
     "Cdr": [HEAD + ["AccountCode", "Source", "Destination", "DestinationContext", "CallerID",
                     "Channel", "DestinationChannel", "LastApplication", "LastData", "StartTime",
                     "AnswerTime", "EndTime", "Duration", "BillableSeconds", "Disposition",
@@ -58,13 +69,34 @@ def _originate(wire: Wire, channel: str, **headers: str) -> str:
     action_id = f"conf-{uuid.uuid4().hex[:8]}"
     reply = wire.get("/rawman", action="Originate", Channel=channel, ActionID=action_id,
                      Async="true", **headers).messages()[0]
+    # 05_originate/rawman/003_orig_exten.body.bin
     assert reply.headers == [("Response", "Success"), ("ActionID", action_id),
                              ("Message", "Originate successfully queued")]
     return action_id
 
 
-def _response_to(action_id: str):
+def _response_to(action_id: str) -> Callable[[Message], bool]:
     return lambda m: m.name == "OriginateResponse" and m.get("ActionID") == action_id
+
+
+def _is(event: str, channel: str) -> Callable[[Message], bool]:
+    return lambda m: m.name == event and m.get("Channel") == channel
+
+
+def _hangup_story(events: list[Message], channel: str) -> list[tuple[str, ...]]:
+    """The channel's HangupRequest/SoftHangupRequest/Hangup events, in order, with their causes.
+
+    One channel's events come in order; the two halves of a Local channel interleave
+    differently from run to run (20_behaviour/README.md), so each half is read on its own.
+    """
+    return [(m.name, m["Cause"], *([m["Cause-txt"]] if m.name == "Hangup" else []))
+            for m in events
+            if m.name in ("HangupRequest", "SoftHangupRequest", "Hangup") and m.get("Channel") == channel]
+
+
+# A SoftHangupRequest carries the soft-hangup flag Asterisk set, not a Q.850 cause: 16 in
+# every one of the 180 SoftHangupRequests of 20_behaviour, whatever the Hangup's cause.
+SOFT = ("SoftHangupRequest", "16")
 
 
 def test_originate_exten_flow_and_event_shapes(logged_in: Wire):
@@ -73,20 +105,22 @@ def test_originate_exten_flow_and_event_shapes(logged_in: Wire):
                            CallerID='"Orig Test" <1001>')
     seen = logged_in.wait_for(_response_to(action_id))
     response = seen[-1]
+    # 05_originate/rawman/014_calls_waitevent_001.body.bin (orig_exten-rawman)
     assert response["Response"] == "Success" and response["Reason"] == "4"
     assert re.fullmatch(r"Local/101@sets-[0-9a-f]{8};1", response["Channel"])
     assert (response["CallerIDNum"], response["CallerIDName"]) == ("1001", "Orig Test")
     mine = response["Channel"].rsplit(";", 1)[0]
-    seen += logged_in.wait_for(lambda m: m.name == "Hangup" and m["Channel"] == mine + ";1",
-                               seconds=20)
+    seen += logged_in.wait_for(_is("Hangup", mine + ";1"), seconds=20)
     ours = [m for m in seen if mine in (m.get("Channel") or m.get("DestChannel")
                                         or m.get("LocalOneChannel") or "")]
     names = [m.name for m in ours]
+    # 05_originate/rawman (Local/101@sets-00000010) and 20_behaviour/orig_exten/run1-5.rawman
     assert names.index("Newchannel") < names.index("Newstate") < names.index("Hangup")
     first_two = [m for m in ours if m.name == "Newchannel"]
     assert [(m["Channel"][-2:], m["ChannelStateDesc"]) for m in first_two] == [
         (";1", "Down"), (";2", "Ring")]
     assert first_two[1]["Linkedid"] == first_two[0]["Uniqueid"]
+    # 05_originate/rawman: both halves of Local/101@sets-00000010 end with Cause 16
     hangups = [m for m in ours if m.name == "Hangup"]
     assert {(m["Cause"], m["Cause-txt"]) for m in hangups} == {("16", "Normal Clearing")}
     for event in seen:
@@ -94,6 +128,9 @@ def test_originate_exten_flow_and_event_shapes(logged_in: Wire):
             assert [n for n, _ in event.headers] in SHAPES[event.name], event.name
 
 
+# 05_originate/rawman/014_calls_waitevent_001 and 033_calls_waitevent_020 (Uniqueid
+# <unknown> when no ChannelId was given); 20_behaviour/{busy,congestion,badctx_async,
+# noanswer}/run1-5.rawman (the exten form: Context and Exten as requested)
 @pytest.mark.parametrize(("channel", "headers", "reason"), [
     ("Local/486@sets", {"Context": "sets", "Exten": "103", "Priority": "1"}, "5"),
     ("Local/503@sets", {"Context": "sets", "Exten": "103", "Priority": "1"}, "8"),
@@ -109,6 +146,7 @@ def test_failed_originates(logged_in: Wire, channel, headers, reason):
 
 
 def test_originate_application_form(logged_in: Wire):
+    # 20_behaviour/userevent/run1-5.rawman: Local/900@sets, Application=Wait, Data=1
     action_id = _originate(logged_in, "Local/900@sets", Application="Wait", Data="1")
     response = logged_in.wait_for(_response_to(action_id))[-1]
     assert response["Response"] == "Success" and response["Reason"] == "4"
@@ -117,6 +155,7 @@ def test_originate_application_form(logged_in: Wire):
 
 
 def test_synchronous_originate_answers_after_the_call_is_up(logged_in: Wire):
+    # 05_originate/rawman/013_orig_sync_success.body.bin
     reply = logged_in.get("/rawman", action="Originate", Channel="Local/900@sets",
                           Application="Wait", Data="1", ActionID="sync-1").messages()[0]
     assert reply.headers == [("Response", "Success"), ("ActionID", "sync-1"),
@@ -131,63 +170,123 @@ def _up_pair(wire: Wire, exten: str) -> tuple[str, str]:
 
 
 def test_redirect_one_channel(logged_in: Wire):
+    # 20_behaviour/redirect/run1-5.rawman
     one, _two = _up_pair(logged_in, "600")
     reply = logged_in.get("/rawman", action="Redirect", ActionID="redir-1", Channel=one,
                           Context="sets", Exten="700", Priority="1")
     assert reply.body == b"Response: Success\r\nActionID: redir-1\r\nMessage: Redirect successful\r\n\r\n"
-    event = logged_in.wait_for(lambda m: m.name == "Newexten" and m["Channel"] == one
-                               and m["Exten"] == "700")[-1]
+    event = logged_in.wait_for(lambda m: m.name == "Newexten" and m.get("Channel") == one
+                               and m.get("Exten") == "700")[-1]
     assert (event["Application"], event["AppData"]) == ("NoOp", "redirected here")
     logged_in.get("/rawman", action="Hangup", Channel=one)
 
 
+def _bridged_pair(wire: Wire) -> tuple[str, str, list[Message]]:
+    """Originate Local/202@sets (``Dial(Local/600@sets/n)``) to sets,600 and wait until the
+    two dialled channels share a bridge: (the 202 pair's name, the 600 pair's name, events).
+
+    20_behaviour/{dual_redirect,dial_cause21}/run1-5.rawman: the two BridgeEnter events
+    (BridgeNumChannels 1, then 2) come before, around or after the OriginateResponse,
+    depending on the run, so the bridge is looked for in everything read so far. Every
+    channel of the call has the Linkedid of the originated ;1, the OriginateResponse's
+    Uniqueid.
+    """
+    action_id = _originate(wire, "Local/202@sets", Context="sets", Exten="600", Priority="1")
+    seen = wire.wait_for(_response_to(action_id))
+    dialer = seen[-1]["Channel"].rsplit(";", 1)[0]
+    linkedid = seen[-1]["Uniqueid"]
+
+    def full(m: Message) -> bool:
+        return (m.name == "BridgeEnter" and m.get("Linkedid") == linkedid
+                and m.get("BridgeNumChannels") == "2")
+
+    if not any(full(m) for m in seen):
+        seen += wire.wait_for(full)
+    bridge = next(m for m in seen if full(m))["BridgeUniqueid"]
+    bridged = {m["Channel"] for m in seen
+               if m.name == "BridgeEnter" and m.get("BridgeUniqueid") == bridge}
+    others = bridged - {dialer + ";2"}
+    assert len(others) == 1 and dialer + ";2" in bridged, bridged
+    callee = others.pop()
+    assert re.fullmatch(r"Local/600@sets-[0-9a-f]{8};1", callee)
+    return dialer, callee.rsplit(";", 1)[0], seen
+
+
 def test_dual_redirect_of_a_bridged_pair(logged_in: Wire):
-    action_id = _originate(logged_in, "Local/202@sets", Context="sets", Exten="600", Priority="1")
-    seen = logged_in.wait_for(_response_to(action_id))
-    one = seen[-1]["Channel"].rsplit(";", 1)[0]
-
-    def ours_full(events):
-        bridges = {m["BridgeUniqueid"] for m in events
-                   if m.name == "BridgeEnter" and one in m["Channel"]}
-        return [m for m in events if m.name == "BridgeEnter" and m["BridgeNumChannels"] == "2"
-                and m["BridgeUniqueid"] in bridges]
-
-    while not ours_full(seen):  # the bridge may come before or after the OriginateResponse
-        seen += logged_in.wait_for(lambda m: m.name == "BridgeEnter")
-    enter = ours_full(seen)[0]
-    bridged = [m["Channel"] for m in seen if m.name == "BridgeEnter"
-               and m["BridgeUniqueid"] == enter["BridgeUniqueid"]]
-    assert len(bridged) == 2
-    reply = logged_in.get("/rawman", action="Redirect", Channel=bridged[0], Context="sets",
-                          Exten="210", Priority="1", ExtraChannel=bridged[1],
+    # 20_behaviour/dual_redirect/run1-5.rawman; the two Newexten 210 come in either order
+    dialer, callee, _ = _bridged_pair(logged_in)
+    channel, extra = callee + ";1", dialer + ";2"
+    reply = logged_in.get("/rawman", action="Redirect", ActionID="dr", Channel=channel,
+                          Context="sets", Exten="210", Priority="1", ExtraChannel=extra,
                           ExtraContext="sets", ExtraExten="210", ExtraPriority="1").messages()[0]
-    assert reply["Message"] == "Dual Redirect successful"
-    moved = set()
-    logged_in.wait_for(lambda m: m.name == "Newexten" and m["Exten"] == "210"
-                       and moved.add(m["Channel"]) is None and moved >= set(bridged))
+    assert reply.headers == [("Response", "Success"), ("ActionID", "dr"),
+                             ("Message", "Dual Redirect successful")]
+    moved = logged_in.wait_for_all(*[
+        lambda m, c=c: m.name == "Newexten" and m.get("Channel") == c and m.get("Exten") == "210"
+        for c in (channel, extra)])
+    assert {(m["Channel"], m["Priority"]) for m in moved
+            if m.name == "Newexten" and m.get("Exten") == "210"} >= {(channel, "1"), (extra, "1")}
 
 
 def test_hangup_with_a_cause(logged_in: Wire):
+    # 20_behaviour/hangup_cause_pair/run1-5.rawman: Hangup of ;2 with Cause 21
     one, two = _up_pair(logged_in, "600")
     reply = logged_in.get("/rawman", action="Hangup", ActionID="h1", Channel=two, Cause="21")
     assert reply.body == b"Response: Success\r\nActionID: h1\r\nMessage: Channel Hungup\r\n\r\n"
-    seen = logged_in.wait_for(lambda m: m.name == "Hangup" and m["Channel"] == one)
-    request = next(m for m in seen if m.name == "HangupRequest" and m["Channel"] == two)
-    assert request["Cause"] == "21"
-    hangups = [m for m in seen if m.name == "Hangup" and m["Channel"] in (one, two)]
-    assert {(m["Cause"], m["Cause-txt"]) for m in hangups} == {("21", "Call Rejected")}
+    seen = logged_in.wait_for_all(_is("Hangup", one), _is("Hangup", two))
+    rejected = ("Hangup", "21", "Call Rejected")
+    # No HangupRequest for the channel the action hangs up: only the other half gets one,
+    # with the cause; the Hangup events of both halves carry it.
+    assert _hangup_story(seen, two) == [SOFT, rejected]
+    assert _hangup_story(seen, one) == [("HangupRequest", "21"), SOFT, rejected]
+
+
+def test_hangup_without_a_cause(logged_in: Wire):
+    # 20_behaviour/setvar_getvar/run1-5.rawman and status_vars/run1-5.rawman: Hangup of ;1
+    # without Cause: cause 0 (Unknown) on both halves, not 16
+    one, two = _up_pair(logged_in, "600")
+    reply = logged_in.get("/rawman", action="Hangup", ActionID="h0", Channel=one)
+    assert reply.body == b"Response: Success\r\nActionID: h0\r\nMessage: Channel Hungup\r\n\r\n"
+    seen = logged_in.wait_for_all(_is("Hangup", one), _is("Hangup", two))
+    unknown = ("Hangup", "0", "Unknown")
+    assert _hangup_story(seen, one) == [SOFT, unknown]
+    assert _hangup_story(seen, two) == [("HangupRequest", "0"), SOFT, unknown]
+
+
+def test_hangup_of_a_bridged_callee_with_a_cause(logged_in: Wire):
+    # 20_behaviour/dial_cause21/run1-5.rawman: once bridged, Hangup the dialled ;1 with
+    # Cause 21. In a bridge it gets neither HangupRequest nor SoftHangupRequest; its other
+    # half is hung up with 21; the dialling side ends normally (16).
+    dialer, callee, _ = _bridged_pair(logged_in)
+    reply = logged_in.get("/rawman", action="Hangup", ActionID="hb", Channel=callee + ";1",
+                          Cause="21")
+    assert reply.body == b"Response: Success\r\nActionID: hb\r\nMessage: Channel Hungup\r\n\r\n"
+    channels = [dialer + ";1", dialer + ";2", callee + ";1", callee + ";2"]
+    seen = logged_in.wait_for_all(*[_is("Hangup", c) for c in channels], seconds=20)
+    rejected, normal = ("Hangup", "21", "Call Rejected"), ("Hangup", "16", "Normal Clearing")
+    assert _hangup_story(seen, callee + ";1") == [rejected]
+    assert _hangup_story(seen, callee + ";2") == [("HangupRequest", "21"), SOFT, rejected]
+    assert _hangup_story(seen, dialer + ";2") == [SOFT, normal]
+    assert _hangup_story(seen, dialer + ";1") == [("HangupRequest", "16"), SOFT, normal]
 
 
 def test_hangup_by_regex_is_a_list(logged_in: Wire):
-    one, _ = _up_pair(logged_in, "600")
+    # 20_behaviour/hangup_regex/run1-5.rawman: both halves, in either order
+    one, two = _up_pair(logged_in, "600")
     prefix = re.escape(one.rsplit(";", 1)[0])
     messages = logged_in.get("/rawman", action="Hangup", ActionID="hr", Channel=f"/^{prefix}/").messages()
-    assert messages[0]["Message"] == "Channels hung up will follow"
-    assert messages[-1]["Event"] == "ChannelsHungupListComplete"
-    assert {m["Channel"] for m in messages[1:-1]} <= {one, one[:-1] + "2"}
+    assert messages[0].headers == [("Response", "Success"), ("ActionID", "hr"), ("EventList", "start"),
+                                   ("Message", "Channels hung up will follow")]
+    items, complete = messages[1:-1], messages[-1]
+    assert [n for n, _ in complete.headers] == ["Event", "ActionID", "EventList", "ListItems"]
+    assert complete["Event"] == "ChannelsHungupListComplete" and complete["ListItems"] == "2"
+    assert sorted(m["Channel"] for m in items) == [one, two]
+    assert all(m.headers == [("Event", "ChannelHungup"), ("Channel", m["Channel"]), ("ActionID", "hr")]
+               for m in items)
 
 
 def test_status_lists_channel_variables(logged_in: Wire):
+    # 20_behaviour/status_vars/run1-5.rawman
     action_id = _originate(logged_in, "Local/600@sets", Context="sets", Exten="600", Priority="1",
                            Variable="ORIGVAR1=one")
     one = logged_in.wait_for(_response_to(action_id))[-1]["Channel"]

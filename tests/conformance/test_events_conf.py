@@ -1,4 +1,8 @@
-"""WaitEvent and the event stream (captures 08_waitevent_semantics, busy)."""
+"""WaitEvent and the event stream, as a real Asterisk 23.4.1 serves them.
+
+Each test names the capture that shows what it asserts (08_waitevent_semantics, busy,
+20_behaviour/userevent).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ def _has_tag(tag: str):
 
 
 def test_wait_event_shape(logged_in: Wire):
+    # 08_waitevent_semantics/a_no_events_rawman (to0); Privilege and Timestamp as in every
+    # queued event of 05_originate/rawman, busy/ and 20_behaviour/
     logged_in.get("/rawman", action="WaitEvent", Timeout="0")  # drain
     raw = logged_in.get("/rawman", action="WaitEvent", Timeout="0", ActionID="to0")
     messages = raw.messages()
@@ -35,6 +41,8 @@ def test_wait_event_shape(logged_in: Wire):
 
 
 def test_queued_events_come_at_once_and_every_session_gets_a_copy(base_url: str):
+    # 08_waitevent_semantics/b_two_sessions/comparison.txt; the UserEvent action's event:
+    # 20_behaviour/userevent/run1-5.rawman (Privilege user,all, its own headers kept)
     a, b = Wire(base_url), Wire(base_url)
     try:
         a.login()
@@ -64,6 +72,8 @@ def _two_waiters(first: Wire, second: Wire) -> tuple:
 
 
 def test_a_newer_wait_event_kicks_out_the_older(logged_in: Wire, base_url: str):
+    # 08_waitevent_semantics/c2_same_session_two_waiters_retry (003_*_first_waitevent:
+    # Content-Length: 0, the session's Set-Cookie; notes.txt: 6/6 tries)
     second = Wire(base_url)
     second.cookie = logged_in.cookie
     try:
@@ -82,6 +92,7 @@ def test_a_newer_wait_event_kicks_out_the_older(logged_in: Wire, base_url: str):
 
 
 def test_events_mask_off_still_delivers_to_wait_event(logged_in: Wire):
+    # 08_waitevent_semantics/d_events_action_rawman/005_events_off, 007_waitevent_after_events_off
     off = logged_in.get("/rawman", action="Events", ActionID="ev-off", EventMask="off")
     assert off.body == b"Response: Success\r\nActionID: ev-off\r\nEvents: Off\r\n\r\n"
     tag = _user_event(logged_in)
@@ -89,6 +100,8 @@ def test_events_mask_off_still_delivers_to_wait_event(logged_in: Wire):
 
 
 def test_events_mask_call_drops_other_classes(logged_in: Wire):
+    # 08_waitevent_semantics/d_events_action_rawman/008_events_call_only (Events: On),
+    # 010_waitevent_after_events_call (only call,all events, no UserEvent)
     on = logged_in.get("/rawman", action="Events", EventMask="call").messages()[0]
     assert on["Events"] == "On"
     _user_event(logged_in)
@@ -98,6 +111,8 @@ def test_events_mask_call_drops_other_classes(logged_in: Wire):
 
 
 def test_filter_keeps_only_matching_events(logged_in: Wire):
+    # 08_waitevent_semantics/e_login_events_off_and_filter/005_filter_add_newchannel_only,
+    # 007_waitevent_after_filter (only the filtered event)
     reply = logged_in.get("/rawman", action="Filter", Operation="Add", Filter="Event: UserEvent",
                           ActionID="f1")
     assert reply.body == b"Response: Success\r\nActionID: f1\r\nMessage: Success\r\n\r\n"
@@ -107,6 +122,8 @@ def test_filter_keeps_only_matching_events(logged_in: Wire):
 
 
 def test_security_events_for_logins(base_url: str):
+    # SuccessfulAuth in 08_waitevent_semantics/d_events_action_rawman/003_drain (security,all,
+    # Service AMI, AccountID)
     watcher = Wire(base_url)
     other = Wire(base_url)
     try:

@@ -34,6 +34,7 @@ from amikit.sim.events import EventBus
 from amikit.sim.httpd import HTTPFront
 from amikit.sim.manager import Manager
 from amikit.sim.pbx import PBX
+from amikit.sim.pbx_actions import PBXActions
 
 __all__ = ["ConfigError", "Simulator"]
 
@@ -109,13 +110,13 @@ class Simulator:
     async def _build(self) -> None:
         rng = random.Random(self.seed)
         self.bus = EventBus(timestamps=self.config.timestampevents)
-        self.manager = Manager(self.config, self.bus, rng)
-        self.pbx = PBX(self.config, self.bus, self.manager, dialplan=self.dialplan,
-                       speed=self.speed, seed=self.seed)
+        self.pbx = PBX(self.config, self.bus, dialplan=self.dialplan, speed=self.speed,
+                       seed=self.seed)
+        self.manager = Manager(self.config, self.bus, rng, backend=PBXActions(self.pbx))
         missing = self.pbx.unsupported()
         if missing:
-            log.warning("these dialplan applications are not simulated; a call reaching one "
-                        "hangs up: %s", "; ".join(missing))
+            log.info("these dialplan applications are not simulated; a call reaching one "
+                     "hangs up: %s", "; ".join(missing))
         self.front = HTTPFront(self.manager, self.config.prefix, self.config.servername,
                                enabled=self.config.http_enabled and self.config.webenabled)
         self._server = await asyncio.start_server(self.front.serve, self.host, self.port,

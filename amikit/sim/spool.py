@@ -30,7 +30,8 @@ import struct
 import time
 
 from amikit.callfile import CallFile, CallFileError
-from amikit.sim.pbx import PBX, _split_callerid
+from amikit.sim.pbx import PBX
+from amikit.sim.variables import split_callerid
 
 __all__ = ["Spool"]
 
@@ -158,15 +159,15 @@ class Spool:
             now = int(time.time())
             _append(path, f"\nStartRetry: {pid} {attempt} ({now + retry_time})\n")
             os.utime(path, (now + retry_time, now + retry_time))
-            status, chan = await self.pbx.originate(
+            status, chan = await self.pbx.dial.originate(
                 call.channel, context=call.context, exten=call.extension,
                 priority=call.priority or 1, app=call.application, data=call.data or "",
-                timeout=wait, callerid=_split_callerid(call.callerid or ""),
+                timeout=wait, callerid=split_callerid(call.callerid or ""),
                 account=call.account or "",
                 variables=[*call.variables.items(), ("AST_OUTGOING_ATTEMPT", str(attempt))],
                 ids=(None, None))
             if status == "ANSWER" and chan is not None:
-                while not chan.hungup:  # call files wait for the whole call
+                while not chan.dead:  # call files wait for the whole call
                     await asyncio.sleep(0.05)
                 self._finish(path, "Completed", bool(call.archive))
                 return

@@ -1,0 +1,53 @@
+"""Reading actions and building replies: the helpers every action handler of the simulator uses.
+
+Modelled on ``astman_get_header``, ``astman_send_response_full`` and
+``astman_send_listack`` / ``astman_send_list_complete_start`` in main/manager.c.
+
+    >>> header([("Action", "Ping"), ("ActionID", "  a1")], "actionid")
+    'a1'
+    >>> error("a1", "No such channel")
+    [('Response', 'Error'), ('ActionID', 'a1'), ('Message', 'No such channel')]
+"""
+
+from __future__ import annotations
+
+__all__ = ["Pairs", "error", "header", "list_reply", "response", "with_action_id"]
+
+Pairs = list[tuple[str, str]]
+
+_BLANKS = "".join(chr(c) for c in range(33))
+
+
+def header(message: Pairs, name: str, *, nonempty: bool = False, raw: bool = False) -> str:
+    """``astman_get_header``: the first match, case-insensitive; leading blanks skipped."""
+    key = name.lower()
+    for n, v in message:
+        if n.lower() == key:
+            value = v if raw else v.lstrip(_BLANKS)
+            if value or not nonempty:
+                return value
+    return ""
+
+
+def with_action_id(action_id: str) -> Pairs:
+    """The ``ActionID`` line, only when the action carried one (as Asterisk writes it)."""
+    return [("ActionID", action_id)] if action_id else []
+
+
+def response(kind: str, action_id: str, body: Pairs) -> Pairs:
+    """``Response: <kind>``, the ActionID if any, then ``body``."""
+    return [("Response", kind), *with_action_id(action_id), *body]
+
+
+def error(action_id: str, text: str) -> Pairs:
+    """``astman_send_error``: ``Response: Error`` with a ``Message``."""
+    return response("Error", action_id, [("Message", text)])
+
+
+def list_reply(action_id: str, message: str, items: list[Pairs], complete: str,
+               extra: Pairs | None = None) -> list[Pairs]:
+    """A list action's whole answer: the ack, the items, the ``…Complete`` event."""
+    tail = [("Event", complete), *with_action_id(action_id), ("EventList", "Complete"),
+            ("ListItems", str(len(items))), *(extra or [])]
+    return [response("Success", action_id, [("EventList", "start"), ("Message", message)]),
+            *items, tail]

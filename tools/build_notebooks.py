@@ -197,7 +197,8 @@ from amikit.widgets import EventMonitor
 
 monitor = EventMonitor(ami)
 monitor.start()
-ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True)
+# 600 answers and waits; the Wait application on our side ends the call after 2 seconds
+ami.originate(Channel="Local/600@sets", Application="Wait", Data="2", Async=True)
 monitor
 '''),
         md("The monitor polls whenever the kernel is idle; a cell that waits should `await`, not `time.sleep`, so the monitor keeps going:"),

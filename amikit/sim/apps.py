@@ -16,7 +16,7 @@ import json
 from typing import TYPE_CHECKING
 
 from amikit.sim import perms
-from amikit.sim.channel import BUSY, RINGING, UP, Channel
+from amikit.sim.channel import BUSY, HANGUP, RINGING, UP, Channel
 from amikit.sim.dialplan import split_args
 
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ ANSWER_MEDIA_WAIT = 0.5  # __ast_answer waits this long for the first media fram
 
 def install(pbx: PBX) -> None:
     """Register the applications with the PBX."""
-    from amikit.sim.pbx import HANGUP
-
     async def noop(chan: Channel, data: str) -> None:
         return None
 

@@ -24,9 +24,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from amikit.sim.config import Endpoint
 from amikit.sim.replies import Pairs
 
-__all__ = ["CAUSES", "STATES", "Bridge", "Channel", "Snapshot", "escape", "snapshot_events"]
+__all__ = ["CAUSES", "HANGUP", "STATES", "Bridge", "Channel", "Snapshot", "escape", "snapshot_events"]
 
 STATES = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing", 6: "Up",
           7: "Busy", 8: "Dialing Offhook", 9: "Pre-ring"}
@@ -38,7 +39,10 @@ CAUSES = {0: "Unknown", 1: "Unallocated (unassigned) number", 3: "No route to de
 DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
 
 #: Soft hangup flags (``enum ast_channel_softhangup_flags``): a SoftHangupRequest's Cause.
-SOFTHANGUP_DEV, SOFTHANGUP_ASYNCGOTO, SOFTHANGUP_APPUNLOAD, SOFTHANGUP_EXPLICIT = 1, 2, 16, 32
+SOFTHANGUP_DEV, SOFTHANGUP_ASYNCGOTO, SOFTHANGUP_TIMEOUT = 1, 2, 8
+SOFTHANGUP_APPUNLOAD, SOFTHANGUP_EXPLICIT = 16, 32
+#: What an application returns to end the channel's dialplan (Asterisk's -1).
+HANGUP = -1
 
 
 def escape(text: str) -> str:
@@ -125,7 +129,7 @@ class Channel:
     cdr_app: tuple[str, str] = ("", "")  # the last application the CDR saw
     cdr_exten: str = ""  # the extension before the h extension ran
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
-    endpoint: object | None = None
+    endpoint: Endpoint | None = None  # the simulated phone behind a PJSIP channel
 
     def state_headers(self, prefix: str = "") -> Pairs:
         """``ast_manager_build_channel_state_string_prefix``, in Asterisk's order."""

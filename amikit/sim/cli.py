@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from amikit.sim import helptext, perms
 from amikit.sim.channel import STATES
+from amikit.sim.manager_actions import SYNOPSIS
 from amikit.sim.replies import Pairs, error, header, response
 
 if TYPE_CHECKING:
@@ -59,7 +60,10 @@ class CLI:
         if verb == ["manager", "show", "events"]:
             return helptext.events_listing()
         if verb == ["manager", "show", "command"] and arg:
-            return helptext.command_help(arg)
+            name = next((n for n in SYNOPSIS if n.lower() == arg.lower()), arg)
+            klass = perms.ACTION_CLASSES.get(name.lower(), 0)
+            return helptext.command_help(name, SYNOPSIS.get(name),
+                                         perms.privilege(klass) if klass else None)
         if verb == ["manager", "show", "event"] and arg:
             return helptext.event_help(arg)
         if verb == ["manager", "show", "user"] and arg:

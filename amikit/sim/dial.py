@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from amikit.sim import perms
-from amikit.sim.channel import RINGING, SOFTHANGUP_EXPLICIT, UP, Bridge, Channel
+from amikit.sim.channel import HANGUP, RINGING, SOFTHANGUP_EXPLICIT, UP, Bridge, Channel
 from amikit.sim.dialplan import split_args
 
 if TYPE_CHECKING:
@@ -123,9 +123,9 @@ class Dialer:
         endpoint = chan.endpoint
         assert endpoint is not None
         await self.pbx.sleep(0.05)
-        if chan.dead:
+        if chan.dead or chan.softhangup:
             return
-        behaviour = endpoint.behaviour  # type: ignore[attr-defined]
+        behaviour = endpoint.behaviour
         if behaviour in ("busy", "congestion", "reject"):
             chan.hangupcause = {"busy": 17, "congestion": 34, "reject": 21}[behaviour]
             self.indicate(chan, status_for_cause(chan.hangupcause))
@@ -133,11 +133,11 @@ class Dialer:
         self.indicate(chan, RINGING)
         if behaviour == "noanswer":
             return
-        await self.pbx.sleep(endpoint.answer_after)  # type: ignore[attr-defined]
-        if chan.dead:
+        await self.pbx.sleep(endpoint.answer_after)
+        if chan.dead or chan.softhangup:
             return
         self.pbx.answer(chan)
-        hangup_after = endpoint.hangup_after  # type: ignore[attr-defined]
+        hangup_after = endpoint.hangup_after
         if hangup_after > 0:
             await self.pbx.sleep(hangup_after)
             self.pbx.softhangup(chan, SOFTHANGUP_EXPLICIT, cause=16, publish=False)
@@ -207,8 +207,6 @@ class Dialer:
     # -- the Dial application ----------------------------------------------------------
     async def dial_app(self, chan: Channel, data: str) -> int | None:
         """``dial_exec_full`` for one destination, with its bridge (``ast_bridge_call``)."""
-        from amikit.sim.pbx import HANGUP
-
         pbx = self.pbx
         args = split_args(data)
         target = args[0].split("&")[0].strip()
@@ -229,25 +227,25 @@ class Dialer:
         callee.caller_name = chan.caller_name
         pbx.publish(callee)
 
-        def answered(status: str) -> None:
+        def set_dialstatus(status: str) -> None:
             pbx.varset(chan, "DIALSTATUS", status)
             if status == "ANSWER":
                 pbx.varset(chan, "DIALEDPEERNAME", callee.name)
                 pbx.varset(chan, "DIALEDPEERNUMBER", number)
 
-        status = await self.dial(callee, number, timeout, chan, before_end=answered)
-        if status == "CHANUNAVAIL":
-            await pbx.hangup(callee)
-            answered(status)
-            return None
+        status = await self.dial(callee, number, timeout, chan, before_end=set_dialstatus)
         if status != "ANSWER":
+            if not chan.variables.get("DIALSTATUS"):
+                set_dialstatus(status)  # the call failed before it was placed
             await pbx.hangup(callee)
             return None
         answer_time = time.monotonic()
         pbx.answer(chan)
         bridge = Bridge(pbx.bridge_id())
         pbx.emit("BridgeCreate", perms.CALL, bridge.block())
-        await asyncio.sleep(0)  # the caller's own dialer hears of the answer meanwhile
+        # The caller's own dialer (an Originate's) reports before the members enter the bridge,
+        # as the OriginateResponse comes before the BridgeEnters in 20_behaviour/dial_cause21.
+        await asyncio.sleep(0)
         callee.exten = ""  # bridge_channel_internal_join: the callee has no dialplan place
         pbx.publish(callee)
         for member in (callee, chan):
@@ -256,10 +254,9 @@ class Dialer:
         pbx.varset(chan, "BRIDGEPEER", callee.name)
         try:
             await bridge.ended.wait()
-        except asyncio.CancelledError:
-            if chan.goto is None:
-                await self._dissolve(bridge, first=chan, other=callee)
-                raise
+        except asyncio.CancelledError:  # the caller was hung up while bridged
+            await self._dissolve(bridge, first=chan, other=callee)
+            raise
         if chan.goto is not None or callee.goto is not None:
             for member in (callee, chan):
                 pbx.varset(member, "BRIDGEPEER", "")

@@ -41,7 +41,6 @@ SYNOPSIS = {
     "ShowDialPlan": "Show dialplan contexts and extensions", "Status": "List channel status.",
     "UserEvent": "Send an arbitrary event.", "WaitEvent": "Wait for an event to occur.",
 }
-_SYNOPSIS_SEP = {"ShowDialPlan": " "}  # its synopsis has no final period, so one space fewer
 
 
 class ManagerActions:
@@ -174,7 +173,7 @@ class ManagerActions:
             if name.lower() not in self.manager.handlers() or (klass and not session.writeperm & klass):
                 continue
             priv = perms.privilege(klass) if klass else "<none>"
-            lines.append((name, f"{SYNOPSIS[name]}{_SYNOPSIS_SEP.get(name, '  ')}(Priv: {priv})"))
+            lines.append((name, f"{SYNOPSIS[name]}  (Priv: {priv})"))
         return [response("Success", header(msg, "ActionID"), lines)]
 
     async def coresettings(self, session: Session, request: Request, msg: Pairs) -> Output:

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from amikit.sim import perms, records
 from amikit.sim.channel import (
     DOWN,
+    HANGUP,
     RING,
     SOFTHANGUP_APPUNLOAD,
     SOFTHANGUP_ASYNCGOTO,
@@ -46,12 +47,9 @@ from amikit.sim.events import EventBus
 from amikit.sim.replies import Pairs
 from amikit.sim.variables import Variables
 
-__all__ = ["HANGUP", "PBX"]
+__all__ = ["PBX"]
 
 log = logging.getLogger("amikit.sim")
-
-#: What an application returns to end the channel's dialplan (Asterisk's -1).
-HANGUP = -1
 
 App = Callable[[Channel, str], Awaitable[int | None]]
 
@@ -80,7 +78,7 @@ class PBX:
         self._names: dict[str, itertools.count[int]] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._bridge_ids = itertools.count(1)
-        from amikit.sim import apps, dial  # the applications register themselves
+        from amikit.sim import apps, dial  # they need the PBX type; the PBX needs them
 
         apps.install(self)
         self.dial = dial.Dialer(self)
@@ -275,19 +273,23 @@ class PBX:
         """``__ast_pbx_run``."""
         while True:
             try:
-                result = await self._steps(chan)
+                await self._steps(chan)
             except asyncio.CancelledError:
                 _uncancel()
-                result = None
             if chan.goto is not None and not chan.softhangup & ~SOFTHANGUP_ASYNCGOTO:
                 chan.context, chan.exten, chan.priority = chan.goto
                 chan.goto, chan.softhangup = None, 0
                 continue
             break
-        del result
         chan.in_pbx = False
         self.softhangup(chan, SOFTHANGUP_APPUNLOAD)
-        await asyncio.sleep(0)  # the hangup's other threads run meanwhile
+        # Let the threads that asked for this hangup go on first: a failed Originate reports
+        # between this SoftHangupRequest and the h extension (20_behaviour/noanswer, congestion).
+        # A later hangup request must not cancel this channel's own end.
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            _uncancel()
         if self.dialplan.exists(chan.context, "h"):
             chan.cdr_exten = chan.exten
             chan.exten, chan.priority = "h", 1
@@ -322,7 +324,7 @@ class PBX:
             self.publish(chan)
             chan.bridge.ended.set()
             return
-        if chan.in_pbx:
+        if chan.in_pbx or chan.task is not None:  # the dialplan, or an Originate's application
             chan.softhangup |= SOFTHANGUP_ASYNCGOTO
             _wake(chan)
             return
@@ -348,7 +350,9 @@ class PBX:
         _wake(chan)
         if chan.bridge is not None:
             chan.bridge.ended.set()
-        elif not chan.in_pbx and chan.task is None and chan.outcome is None:
+        elif chan.outcome is not None:  # being dialed: its dialer hears it and hangs it up
+            resolve(chan, self.dial.status_for(chan))
+        elif not chan.in_pbx and chan.task is None:
             self.spawn(self.hangup(chan))
 
     def queue_hangup(self, chan: Channel, cause: int) -> None:

@@ -14,7 +14,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-from amikit.sim.channel import STATES, Channel
+from amikit.sim.channel import SOFTHANGUP_TIMEOUT, STATES, Channel
 
 if TYPE_CHECKING:
     from amikit.sim.pbx import PBX
@@ -102,9 +102,19 @@ class Variables:
                 chan.language = value
             return True
         if upper == "TIMEOUT":
-            loop = asyncio.get_running_loop()
-            chan.timers.append(loop.call_later(float(value or 0) / self.pbx.speed,
-                                               self._absolute_timeout, chan))
+            if arg.lower() != "absolute":  # digit and response timeouts: no keypad here
+                return True
+            try:
+                seconds = float(value or 0)
+            except ValueError:
+                return False
+            # ast_channel_setwhentohangup_tv replaces the timer; 0 clears it
+            for timer in chan.timers:
+                timer.cancel()
+            chan.timers = []
+            if seconds > 0:
+                chan.timers.append(asyncio.get_running_loop().call_later(
+                    seconds / self.pbx.speed, self._absolute_timeout, chan))
             return True
         if upper == "CDR":
             if arg.lower() == "userfield":
@@ -117,4 +127,4 @@ class Variables:
 
     def _absolute_timeout(self, chan: Channel) -> None:
         # ast_channel_setwhentohangup_tv: the channel is soft-hung-up with AST_SOFTHANGUP_TIMEOUT
-        self.pbx.softhangup(chan, 8, publish=False)
+        self.pbx.softhangup(chan, SOFTHANGUP_TIMEOUT, publish=False)

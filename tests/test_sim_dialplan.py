@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
+from amikit import parse_rawman
 from amikit.sim.config import read_conf
 from amikit.sim.dialplan import Dialplan, evaluate, split_args, substitute
 
@@ -54,3 +57,15 @@ def test_show_lists_priorities():
     lines = Dialplan.parse(read_conf(PLAN)).show("to")
     assert lines[0] == "[ Context 'to' created by 'pbx_config' ]"
     assert "1. Hangup()" in lines[1]
+
+
+def test_dialplan_show_of_an_extension_is_what_asterisk_prints():
+    # 04_lists/rawman/011_command_dialplan_show_300: `dialplan show 300@sets` on the lab's
+    # extensions.conf, every Output line compared byte for byte
+    captures = pathlib.Path(__file__).parent / "captures"
+    conf = captures / "conf" / "extensions.conf"
+    plan = Dialplan.parse(read_conf(conf.read_text(), str(conf)), str(conf))
+    body = (captures / "04_lists/rawman/011_command_dialplan_show_300.body.bin").read_bytes()
+    expected = parse_rawman(body)[0].getall("Output")
+    assert len(expected) == 13 and plan.show("sets", "300") == expected
+    assert plan.show("sets", "nope") is None and plan.show("nosuchcontext") is None

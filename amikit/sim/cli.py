@@ -70,9 +70,14 @@ class CLI:
             return self._user(arg)
         if lowered[:2] == ["dialplan", "show"]:
             target = words[2] if len(words) > 2 else None
-            context = target.split("@")[-1] if target else None
-            return self.pbx.dialplan.show(context) or [
-                f"There is no existence of '{target}' context"]
+            exten, at, context = (target or "").rpartition("@")
+            if target and not at:
+                exten, context = "", target
+            shown = self.pbx.dialplan.show(context or None, exten or None)
+            if shown is not None:
+                return shown
+            return [f"There is no existence of '{target}' context" if not exten
+                    else f"There is no existence of {exten}@{context} extension"]
         return None
 
     def _channels(self) -> list[str]:

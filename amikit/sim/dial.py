@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from amikit.sim import perms
-from amikit.sim.channel import HANGUP, RINGING, SOFTHANGUP_EXPLICIT, UP, Bridge, Channel
+from amikit.sim.channel import HANGUP, RINGING, UP, Bridge, Channel
 from amikit.sim.dialplan import split_args
 
 if TYPE_CHECKING:
@@ -140,7 +140,8 @@ class Dialer:
         hangup_after = endpoint.hangup_after
         if hangup_after > 0:
             await self.pbx.sleep(hangup_after)
-            self.pbx.softhangup(chan, SOFTHANGUP_EXPLICIT, cause=16, publish=False)
+            # the phone hangs up (a BYE): chan_pjsip queues a hangup with a normal clearing
+            self.pbx.queue_hangup(chan, 16)
 
     # -- Originate and call files ----------------------------------------------------
     async def originate(self, target: str, *, context: str | None, exten: str | None,
@@ -193,6 +194,8 @@ class Dialer:
         try:
             await self.pbx.execute(chan, app, data)
         except asyncio.CancelledError:
+            if self.pbx.closing:
+                raise
             task = asyncio.current_task()
             while task is not None and task.uncancel():
                 pass

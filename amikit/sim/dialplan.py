@@ -7,11 +7,12 @@ A subset of Asterisk's ``pbx_config``: ``exten => EXT,PRIO(label),App(args)``,
 
     >>> plan = Dialplan.parse(read_conf("[sets]\\nexten => 101,1,NoOp(hi)\\n same => n,Hangup()"))
     >>> plan.find("sets", "101", 2)
-    Priority(app='Hangup', data='', label=None)
+    Priority(app='Hangup', data='', label=None, where='extensions.conf:3')
 """
 
 from __future__ import annotations
 
+import pathlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Priority:
     app: str
     data: str
     label: str | None = None
+    where: str = "pbx_config"  # file:line, as ``dialplan show`` names its registrar
 
 
 @dataclass
@@ -86,7 +88,8 @@ class Dialplan:
                     continue
                 if key not in ("exten", "same"):
                     raise ConfigError(f"{path}:{line}: amikit sim does not understand {key!r}")
-                last = plan._add(context, key, value, last, f"{path}:{line}")
+                last = plan._add(context, key, value, last,
+                                 f"{pathlib.PurePath(path.rsplit(' ', 1)[-1]).name}:{line}")
         return plan
 
     def _add(self, context: Context, key: str, value: str, last: tuple[str, int] | None,
@@ -116,7 +119,7 @@ class Dialplan:
         if data and not data.endswith(")"):
             raise ConfigError(f"{where}: unbalanced parentheses in {app_text.strip()!r}")
         context.extensions.setdefault(exten, {})[number] = Priority(
-            app.strip(), data[:-1] if data else "", label)
+            app.strip(), data[:-1] if data else "", label, where)
         return exten, number
 
     def _context_chain(self, context: str, seen: set[str] | None = None) -> list[Context]:
@@ -156,21 +159,38 @@ class Dialplan:
                 return number
         return None
 
-    def show(self, context: str | None = None) -> list[str]:
-        """``dialplan show`` lines."""
-        lines = []
+    def show(self, context: str | None = None, exten: str | None = None) -> list[str] | None:
+        """``dialplan show [[exten@]context]`` as ``show_dialplan_helper`` prints it (None: no
+        such context or extension)."""
+        lines: list[str] = []
+        contexts = extensions = priorities = 0
         for ctx in self.contexts.values():
             if context is not None and ctx.name != context:
                 continue
+            shown = [(name, steps) for name, steps in ctx.extensions.items()
+                     if exten is None or name == exten]
+            if exten is not None and not shown:
+                continue
+            contexts += 1
             lines.append(f"[ Context '{ctx.name}' created by 'pbx_config' ]")
-            for exten, priorities in ctx.extensions.items():
-                for i, (number, prio) in enumerate(sorted(priorities.items())):
-                    head = f"  '{exten}' =>" if i == 0 else " " * (len(exten) + 6)
-                    label = f"[{prio.label}]" if prio.label else ""
-                    lines.append(f"{head:<20}{number}.{label} {prio.app}({prio.data})"
-                                 f"{' ' * 8}[pbx_config]")
+            for name, steps in shown:
+                extensions += 1
+                for i, (number, step) in enumerate(sorted(steps.items())):
+                    priorities += 1
+                    head = f"'{name}' =>" if i == 0 else ""
+                    label = f"[{step.label}] " if step.label else ""
+                    lines.append(f"  {head:<17} {f'{number}. {label}{step.app}({step.data})':<45} "
+                                 f"[{step.where}]")
             lines.append("")
-        return lines
+        if not contexts:
+            return None
+        return [*lines, f"-= {_count(extensions, 'extension')} ({_count(priorities, 'priority')}) "
+                        f"in {_count(contexts, 'context')}. =-"]
+
+
+def _count(n: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {noun if n == 1 else plural}"
 
 
 # -- substitution and expressions --------------------------------------------------------

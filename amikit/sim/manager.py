@@ -24,8 +24,7 @@ from amikit.sim import perms, wire
 from amikit.sim.config import SimConfig, User
 from amikit.sim.events import Event, EventBus, EventQueue
 from amikit.sim.manager_actions import ManagerActions
-from amikit.sim.replies import error as _error
-from amikit.sim.replies import header as _header
+from amikit.sim.replies import error, header
 
 __all__ = ["Backend", "Manager", "Reply", "Request"]
 
@@ -261,25 +260,25 @@ class Manager:
     # -- actions ---------------------------------------------------------------------------
     async def process(self, session: Session, request: Request) -> Output | None:
         message: Pairs = [(n, v) for n, v in request.params[:128]]
-        action = _header(message, "Action", nonempty=True)
-        action_id = _header(message, "ActionID")
+        action = header(message, "Action", nonempty=True)
+        action_id = header(message, "ActionID")
         if not action:
             self.actions.security("RequestBadFormat", session, request, [("RequestType", "Action: NONE")])
-            return [_error(action_id, "Missing action in request")]
+            return [error(action_id, "Missing action in request")]
         name = action.lower()
         if not session.authenticated and name not in ("login", "logoff", "challenge"):
             self.actions.security("RequestNotAllowed", session, request,
                            [("RequestType", f"Action: {action}")])
-            return [_error(action_id, "Permission denied")]
+            return [error(action_id, "Permission denied")]
         handler = self.handlers().get(name)
         if handler is None:
             self.actions.security("RequestBadFormat", session, request,
                            [("RequestType", f"Action: {action}")])
-            return [_error(action_id, f"Invalid/unknown command: {action}. Use Action: "
+            return [error(action_id, f"Invalid/unknown command: {action}. Use Action: "
                                       "ListCommands to show available commands.")]
         klass = perms.ACTION_CLASSES.get(name, 0)
         if klass and not session.writeperm & klass:
-            return [_error(action_id, "Permission denied")]
+            return [error(action_id, "Permission denied")]
         return await handler(session, request, message)
 
     def handlers(self) -> dict[str, Handler]:

@@ -78,6 +78,7 @@ class PBX:
         self._names: dict[str, itertools.count[int]] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._bridge_ids = itertools.count(1)
+        self.closing = False  # shutting down: a cancelled task ends, it does not hang up
         from amikit.sim import apps, dial  # they need the PBX type; the PBX needs them
 
         apps.install(self)
@@ -103,11 +104,16 @@ class PBX:
             log.error("simulated PBX task failed", exc_info=task.exception())
 
     async def shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        """Stop every call at once: no hangup runs, no event is sent."""
+        self.closing = True
+        while self._tasks:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+                self._tasks.discard(task)
 
     def call_counts(self) -> tuple[int, int]:
         """(current calls, calls processed), as CoreStatus reports them."""
@@ -275,6 +281,8 @@ class PBX:
             try:
                 await self._steps(chan)
             except asyncio.CancelledError:
+                if self.closing:
+                    raise
                 _uncancel()
             if chan.goto is not None and not chan.softhangup & ~SOFTHANGUP_ASYNCGOTO:
                 chan.context, chan.exten, chan.priority = chan.goto
@@ -289,6 +297,8 @@ class PBX:
         try:
             await asyncio.sleep(0)
         except asyncio.CancelledError:
+            if self.closing:
+                raise
             _uncancel()
         if self.dialplan.exists(chan.context, "h"):
             chan.cdr_exten = chan.exten
@@ -418,6 +428,7 @@ def _wake(chan: Channel) -> None:
 
 
 def _uncancel() -> None:
+    """Forget a cancellation that was a hangup or redirect request (see :func:`_wake`)."""
     task = asyncio.current_task()
     if task is not None:
         while task.uncancel():

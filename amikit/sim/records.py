@@ -35,7 +35,7 @@ def localtime(epoch: float | None) -> str:
 
 
 def cel(chan: Channel, event: str, extra: str = "", peer: str = "") -> Pairs:
-    """A CEL event's body (``cel_generic`` in res/res_manager… ``manager_cel`` order)."""
+    """A CEL event's body, in the order cel/cel_manager.c (``manager_log``) writes it."""
     return [("EventName", event), ("AccountCode", chan.accountcode),
             ("CallerIDnum", chan.caller_num if event != "CHAN_START" else ""),
             ("CallerIDname", chan.caller_name if event != "CHAN_START" else ""),

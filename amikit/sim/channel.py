@@ -127,6 +127,10 @@ class Channel:
     answered: float | None = None
     userfield: str = ""
     cdr_app: tuple[str, str] = ("", "")  # the last application the CDR saw
+    cdr_peer: str = ""  # the party B of the channel's current CDR (whom its Dial reached)
+    cdr_party_b: bool = False  # only ever dialed: it has no CDR of its own (main/cdr.c)
+    #: CDRs finished before the current one, (party B, last application), sent at hangup
+    cdr_segments: list[tuple[str, tuple[str, str]]] = field(default_factory=list)
     cdr_exten: str = ""  # the extension before the h extension ran
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     endpoint: Endpoint | None = None  # the simulated phone behind a PJSIP channel

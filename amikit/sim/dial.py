@@ -57,10 +57,6 @@ class Dialer:
     def status_for(self, chan: Channel) -> str:
         return "ANSWER" if chan.state == UP else status_for_cause(chan.hangupcause)
 
-    def cdr_peer(self, chan: Channel) -> str:
-        """The CDR's DestinationChannel: whom this channel's Dial reached."""
-        return chan.variables.get("DIALEDPEERNAME", "") if chan.outbound or chan.peer is None else ""
-
     # -- the dial core ---------------------------------------------------------------
     def indicate(self, chan: Channel, what: int | str) -> None:
         """``ast_indicate``: a Local ``;2`` passes it to ``;1``, where the dialer reads it."""
@@ -200,6 +196,7 @@ class Dialer:
             while task is not None and task.uncancel():
                 pass
         chan.task = None
+        chan.appl, chan.data = chan.home  # the dial API's AppDial2 again, as CEL shows at the end
         if chan.goto is not None:
             chan.context, chan.exten, chan.priority = chan.goto
             chan.goto, chan.softhangup = None, 0
@@ -224,15 +221,23 @@ class Dialer:
             return None
         pbx.varset(callee, "DIALEDPEERNUMBER", number)
         callee.home = callee.cdr_app = ("AppDial", OUTGOING_LINE)
+        callee.cdr_party_b = True
         callee.appl, callee.data = callee.home
+        # dial_exec_full: a callee with no caller id of its own gets the "stored" one — the
+        # caller's extension as its number, the caller's connected name as its name — and,
+        # as its connected line, the caller's own caller id
         callee.exten = chan.exten
-        callee.caller_num = chan.caller_num or chan.exten
-        callee.caller_name = chan.caller_name
+        callee.caller_num, callee.caller_name = chan.exten, chan.connected_name
+        callee.connected_num, callee.connected_name = chan.caller_num, chan.caller_name
         pbx.publish(callee)
 
         def set_dialstatus(status: str) -> None:
             pbx.varset(chan, "DIALSTATUS", status)
             if status == "ANSWER":
+                # the answered callee leaves the caller's extension (its DialEnd shows none,
+                # its Newexten comes as it joins the bridge: 20_behaviour/dial_cause21)
+                callee.exten = ""
+                chan.cdr_peer = callee.name
                 pbx.varset(chan, "DIALEDPEERNAME", callee.name)
                 pbx.varset(chan, "DIALEDPEERNUMBER", number)
 
@@ -249,7 +254,6 @@ class Dialer:
         # The caller's own dialer (an Originate's) reports before the members enter the bridge,
         # as the OriginateResponse comes before the BridgeEnters in 20_behaviour/dial_cause21.
         await asyncio.sleep(0)
-        callee.exten = ""  # bridge_channel_internal_join: the callee has no dialplan place
         pbx.publish(callee)
         for member in (callee, chan):
             self._enter(bridge, member)
@@ -259,31 +263,44 @@ class Dialer:
             await bridge.ended.wait()
         except asyncio.CancelledError:  # the caller was hung up while bridged
             await self._dissolve(bridge, first=chan, other=callee)
+            self._bridge_ended(chan, started, answer_time)
             raise
         if chan.goto is not None or callee.goto is not None:
             for member in (callee, chan):
                 pbx.varset(member, "BRIDGEPEER", "")
             self._leave(chan)
+            # the CDR of the bridged call ends here; the redirected dialplan starts another
+            chan.cdr_segments.append((chan.cdr_peer, chan.cdr_app))
+            chan.cdr_peer = ""
             pbx.varset(chan, "DIALSTATUS", "ANSWER")
             asyncio.get_running_loop().call_soon(self._after_bridge, bridge, callee)
             return None
         first, other = (chan, callee) if chan.softhangup else (callee, chan)
         await self._dissolve(bridge, first=first, other=other)
-        if not chan.hangupcause:  # the bridge ended under it: a normal clearing
-            chan.hangupcause = 16
-        elapsed, talked = time.monotonic() - started, time.monotonic() - answer_time
+        self._bridge_ended(chan, started, answer_time)
+        return HANGUP
+
+    def _bridge_ended(self, chan: Channel, started: float, answer_time: float) -> None:
+        """After a bridged Dial: its times and DIALSTATUS (``dial_exec_full``)."""
+        now, speed = time.monotonic(), self.pbx.speed  # in PBX time, like every duration
+        elapsed, talked = (now - started) * speed, (now - answer_time) * speed
         for name, value in (("ANSWEREDTIME", str(int(talked))),
                             ("ANSWEREDTIME_MS", str(int(talked * 1000))),
                             ("DIALEDTIME", str(int(elapsed))),
                             ("DIALEDTIME_MS", str(int(elapsed * 1000))), ("DIALSTATUS", "ANSWER")):
-            pbx.varset(chan, name, value)
-        return HANGUP
+            self.pbx.varset(chan, name, value)
 
     async def _dissolve(self, bridge: Bridge, *, first: Channel, other: Channel) -> None:
-        """A member hung up: both leave, and a member without a dialplan of its own ends."""
+        """A member hung up: both leave, and a member without a dialplan of its own ends.
+
+        A member the bridge ends under, with no cause of its own yet, ends with a normal
+        clearing (16), whoever left first (20_behaviour/dial_cause21, 05_originate/200).
+        """
         for member in (first, other):
             if not member.dead:
                 self.pbx.varset(member, "BRIDGEPEER", "")
+            if not member.hangupcause:
+                member.hangupcause = 16
         for member in (first, other):
             self._leave(member)
             if not member.in_pbx and member.task is None and not member.dead:
@@ -295,6 +312,7 @@ class Dialer:
         if callee.goto is not None:
             callee.context, callee.exten, callee.priority = callee.goto
             callee.goto = None
+            callee.cdr_party_b = False  # running a dialplan of its own, it is party A now
             self.pbx.start(callee)
         elif not callee.dead:
             self.pbx.spawn(self.pbx.hangup(callee))

@@ -395,8 +395,10 @@ class PBX:
         self.publish(chan)
         self.cel(chan, "HANGUP", records.hangup_extra(chan, chan.hangupsource))
         self.cel(chan, "CHAN_END")
-        peer = self.dial.cdr_peer(chan)
-        self.emit("Cdr", perms.CDR, records.cdr(chan, peer))
+        for peer, last in chan.cdr_segments:
+            self.emit("Cdr", perms.CDR, records.cdr(chan, peer, last))
+        if not chan.cdr_party_b:
+            self.emit("Cdr", perms.CDR, records.cdr(chan, chan.cdr_peer, chan.cdr_app))
         self.device_state(chan, ended=True)
         self.channels.pop(chan.name, None)
         if not any(c.linkedid == chan.linkedid for c in self.channels.values()):
@@ -409,7 +411,8 @@ class PBX:
             if status is not None:
                 other.hangupcause = chan.hangupcause
                 self.varset(other, "CHANLOCALSTATUS", status)
-        if other.in_pbx or other.outcome is not None or other.bridge is not None:
+        if other.in_pbx or other.task is not None or other.outcome is not None \
+                or other.bridge is not None:
             self.queue_hangup(other, chan.hangupcause)
         else:  # it never ran: unreal_hangup hangs it up itself
             await self.hangup(other)

@@ -63,10 +63,11 @@ def cdr_disposition(chan: Channel) -> str:
     return "BUSY" if chan.hangupcause == 17 else "FAILED"
 
 
-def cdr(chan: Channel, peer: str) -> Pairs:
-    """The Cdr event of one channel (one CDR per channel, as the lab's records show)."""
+def cdr(chan: Channel, peer: str, last: tuple[str, str]) -> Pairs:
+    """A Cdr event of ``chan`` as party A, with ``peer`` as party B and ``last`` its last
+    application."""
     end = time.time()
-    app, data = chan.cdr_app
+    app, data = last
     return [("AccountCode", chan.accountcode), ("Source", chan.caller_num),
             ("Destination", chan.cdr_exten or chan.exten),
             ("DestinationContext", chan.context),

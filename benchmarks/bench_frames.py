@@ -2,9 +2,8 @@
 
     python benchmarks/bench_frames.py [--events 1000000]
 
-Input: the busy capture of a real Asterisk
-(../shared/captures/busy/rawman_waitevent_stream_part1.txt) repeated until it holds at least
-``--events`` events. Both paths start from the same bytes:
+Input: the busy capture of a real Asterisk (``amikit.sample_recording("busy")``, or
+``--file``) repeated until it holds at least ``--events`` events. Both paths start from the same bytes:
 
 * ``amikit.read_events(data)``: the columnar path (typed columns, no dict per message);
 * naive: ``split("\\r\\n\\r\\n")``, ``split(": ", 1)`` into a dict per message, then
@@ -30,9 +29,6 @@ import pandas as pd
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import amikit
 
-DEFAULT = (pathlib.Path(__file__).resolve().parents[2] / "shared" / "captures" / "busy"
-           / "rawman_waitevent_stream_part1.txt")
-
 
 def naive(data: bytes) -> pd.DataFrame:
     text = data.decode("utf-8")
@@ -50,10 +46,11 @@ def timed(fn, *args):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--file", type=pathlib.Path, default=DEFAULT)
+    parser.add_argument("--file", type=pathlib.Path, default=None,
+                        help="a rawman stream (default: the busy sample shipped with amikit)")
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args()
-    one = args.file.read_bytes()
+    one = args.file.read_bytes() if args.file else amikit.sample_recording("busy")
     per_copy = len(amikit.read_events(one))
     data = one * -(-args.events // per_copy)
     print(f"input: {len(data) / 1e6:.0f} MB")

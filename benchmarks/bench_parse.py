@@ -4,7 +4,7 @@
     python benchmarks/bench_parse.py [--repeat 10] [--file STREAM]
 
 Every parser starts from the same bytes: the busy capture of a real Asterisk
-(../shared/captures/busy/rawman_waitevent_stream_part1.txt) repeated ``--repeat`` times.
+(``amikit.sample_recording("busy")``, or ``--file``) repeated ``--repeat`` times.
 Prints messages per second (best of ``--runs``) for:
 
 * ``amikit parse_rawman``        - split into Message objects (headers built lazily)
@@ -26,10 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from amikit import parse_rawman
-
-DEFAULT = (pathlib.Path(__file__).resolve().parents[2] / "shared" / "captures" / "busy"
-           / "rawman_waitevent_stream_part1.txt")
+from amikit import parse_rawman, sample_recording
 
 
 def amikit_parse(data: bytes) -> int:
@@ -71,12 +68,15 @@ def best_rate(fn, data: bytes, runs: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--file", type=pathlib.Path, default=DEFAULT)
+    parser.add_argument("--file", type=pathlib.Path, default=None,
+                        help="a rawman stream (default: the busy sample shipped with amikit)")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    data = args.file.read_bytes() * args.repeat
-    print(f"input: {args.file.name} x{args.repeat} = {len(data) / 1e6:.1f} MB")
+    one = args.file.read_bytes() if args.file else sample_recording("busy")
+    data = one * args.repeat
+    name = args.file.name if args.file else "sample_recording('busy')"
+    print(f"input: {name} x{args.repeat} = {len(data) / 1e6:.1f} MB")
     contenders = [("amikit parse_rawman", amikit_parse), ("amikit parse + headers", amikit_headers),
                   ("naive split + dict", naive)]
     try:

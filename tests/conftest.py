@@ -2,35 +2,102 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
+import os
 import pathlib
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
-CAPTURES = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "captures"
+#: Byte-for-byte copies of a real Asterisk 23.4.1's captures (see tests/captures/README.md).
+CAPTURES = pathlib.Path(__file__).resolve().parent / "captures"
 
 
-def captures_dir() -> pathlib.Path:
-    if not CAPTURES.is_dir():
-        pytest.skip(f"the captures of a real Asterisk are not at {CAPTURES}")
-    return CAPTURES
+def capture_path(relative: str | pathlib.Path) -> pathlib.Path:
+    """The stored file of the capture ``relative``: ``X`` itself, or ``X.gz`` when compressed.
+
+    ``relative`` is a path inside :data:`CAPTURES` (or an absolute path under it). A capture
+    that is missing raises ``FileNotFoundError``: the repository carries its test data, so
+    its absence is a failure, never a reason to skip.
+    """
+    path = CAPTURES / relative
+    if path.is_file():
+        return path
+    packed = path.with_name(path.name + ".gz")
+    if packed.is_file():
+        return packed
+    raise FileNotFoundError(f"the capture {relative} is missing from {CAPTURES} (neither it nor its .gz)")
+
+
+def capture_bytes(relative: str | pathlib.Path) -> bytes:
+    """The original bytes of the capture ``relative``, read from ``X`` or decompressed from ``X.gz``."""
+    path = capture_path(relative)
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def capture_manifest() -> dict[str, str]:
+    """Every capture the repository carries: its path (as first recorded) → SHA-256 of its bytes.
+
+    ``tests/captures/SHA256SUMS`` was written from the original captures, so it also says
+    what must be there: a listed file that is missing fails the tests that read it.
+    """
+    lines = (CAPTURES / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    return {name: digest for digest, name in (line.split("  ", 1) for line in lines if line)}
 
 
 @pytest.fixture
 def captures() -> pathlib.Path:
-    return captures_dir()
+    """The folder of the captures; read compressed ones with :func:`capture_bytes`."""
+    return CAPTURES
 
 
 def recorded(name: str) -> httpx.Response:
     """The recorded HTTP response ``name`` (a capture path without ``.body.bin``)."""
-    base = captures_dir() / name
-    head = (base.parent / (base.name + ".response_head.txt")).read_bytes().decode()
+    head = capture_bytes(name + ".response_head.txt").decode()
     status_line, *lines = [line for line in head.split("\r\n") if line]
     headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines]
-    body = (base.parent / (base.name + ".body.bin")).read_bytes()
+    body = capture_bytes(name + ".body.bin")
     return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
+
+
+@functools.cache
+def package_index_problem() -> str | None:
+    """Why pip cannot reach its package index now, or None when it can.
+
+    Asks pip itself, with its own configuration (``PIP_INDEX_URL``, ``pip.conf``), for one
+    package the installing tests need, so the answer is about the index they would use.
+    """
+    try:
+        run = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "setuptools",
+                              "--retries", "0", "--timeout", "10"],
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "pip did not answer within 60 s"
+    if run.returncode == 0:
+        return None
+    lines = [line for line in (run.stderr + run.stdout).splitlines() if line.strip()]
+    return lines[-1] if lines else f"pip exited {run.returncode}"
+
+
+@pytest.fixture(autouse=True)
+def _needs_index(request: pytest.FixtureRequest) -> None:
+    """Skip a ``needs_index`` test when the package index is out of reach (fail under CI)."""
+    if request.node.get_closest_marker("needs_index") is None:
+        return
+    problem = package_index_problem()
+    if problem is None:
+        return
+    index = os.environ.get("PIP_INDEX_URL") or "pip's configured package index (by default PyPI)"
+    message = f"the package index {index} cannot be reached: {problem}"
+    if os.environ.get("CI"):  # CI must run these tests: there an unreachable index is a failure
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def cookie_of(response: httpx.Response) -> str | None:

@@ -11,7 +11,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -48,10 +47,26 @@ monitor""",
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def served_at(server: subprocess.Popen, runtime: pathlib.Path, token: str, seconds: float = 90) -> str:
+    """The URL of the JupyterLab started on port 0, once its /api/status answers.
+
+    The server takes a free port itself and writes it in its runtime file
+    (``jpserver-<pid>.json``); choosing a port here and handing it over would race with any
+    other process taking it meanwhile.
+    """
+    deadline = time.monotonic() + seconds
+    info = runtime / f"jpserver-{server.pid}.json"
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab ended with {server.returncode} before answering")
+        try:
+            base = f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
+            if httpx.get(f"{base}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                return base
+        except (OSError, ValueError, KeyError, httpx.TransportError):
+            pass  # not written, half written or not listening yet: look again
+        time.sleep(0.25)
+    pytest.fail(f"JupyterLab did not answer /api/status within {seconds} s")
 
 
 @pytest.fixture
@@ -73,22 +88,17 @@ def lab(tmp_path):
     env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp_path / "settings")
     for name in ("AMIKIT_URL", "AMIKIT_USER", "AMIKIT_SECRET", "AMIKIT_SPOOL"):
         env.pop(name, None)
-    port, token = free_port(), "amikit-browser"
+    token = "amikit-browser"
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--ServerApp.token={token}",
+         "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", f"--ServerApp.token={token}",
          f"--ServerApp.root_dir={work}", "--LabApp.news_url=None"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if httpx.get(f"{base}/api/status", params={"token": token}, timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.25)
-    yield base, token, tmp_path
-    server.terminate()
-    server.wait(timeout=30)
+    try:
+        yield served_at(server, pathlib.Path(env["JUPYTER_RUNTIME_DIR"]), token), token, tmp_path
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_compose_an_originate_and_watch_the_monitor(lab):
@@ -113,6 +123,8 @@ def test_compose_an_originate_and_watch_the_monitor(lab):
             if texts and all("[" in t and "*" not in t and t.strip() != "[ ]:" for t in texts):
                 break
             time.sleep(0.5)
+        else:
+            pytest.fail(f"the notebook's cells had not all run after 90 s: {texts}")
         def field(label: str):
             return page.locator(".widget-text", has_text=label).locator("input").first
 

@@ -1,35 +1,55 @@
-"""Every byte a real Asterisk 23.4.1 sent (../shared/captures) parses, and the encodings agree."""
+"""Every byte a real Asterisk 23.4.1 sent (tests/captures) parses, and the encodings agree."""
 
 from __future__ import annotations
 
+import hashlib
 import pathlib
 
 import pytest
 
 from amikit import parse_manager_html, parse_mxml, parse_rawman
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, capture_bytes, capture_manifest, capture_path
+
+pytestmark = pytest.mark.captures
 
 PARSERS = {"text/plain": parse_rawman, "text/xml": parse_mxml, "text/html": parse_manager_html}
 
 
 def _content_type(body: pathlib.Path) -> str:
     head = body.with_name(body.name.replace(".body.bin", ".response_head.txt"))
-    if head.exists():
-        for line in head.read_bytes().decode().split("\r\n"):
+    if head.relative_to(CAPTURES).as_posix() in MANIFEST:
+        for line in capture_bytes(head).decode().split("\r\n"):
             if line.lower().startswith("content-type:"):
                 return line.split(":", 1)[1].strip()
     return "text/xml" if ".mxml." in body.name else "text/plain"
 
 
-BODIES = sorted(CAPTURES.rglob("*.body.bin")) if CAPTURES.is_dir() else []
-STREAMS = sorted(CAPTURES.glob("*/**/waitevent_stream_concat.*")) + sorted(
-    (CAPTURES / "busy").glob("*")) if CAPTURES.is_dir() else []
+# Listed from the manifest, not from the folder: a capture missing on disk is then a
+# failing test, where a glob would silently collect fewer.
+MANIFEST = capture_manifest()
+BODIES = [CAPTURES / name for name in MANIFEST if name.endswith(".body.bin")]
+STREAMS = [CAPTURES / name for name in MANIFEST
+           if pathlib.PurePosixPath(name).stem == "waitevent_stream_concat" or name.startswith("busy/")]
 
 
-@pytest.mark.skipif(not BODIES, reason="captures not present")
+def test_the_copies_are_the_captures_byte_for_byte():
+    assert len(MANIFEST) == 2225 and len(BODIES) == 694
+    stored = {p.relative_to(CAPTURES).as_posix() for p in CAPTURES.rglob("*") if p.is_file()}
+    unpacked = {name.removesuffix(".gz") for name in stored - {"README.md", "SHA256SUMS"}}
+    assert unpacked == set(MANIFEST), "every stored file is a listed capture, and every capture is stored"
+    for name, digest in MANIFEST.items():
+        assert hashlib.sha256(capture_bytes(name)).hexdigest() == digest, name
+
+
+def test_large_streams_are_stored_compressed():
+    for name in MANIFEST:
+        assert capture_path(name).stat().st_size < 1_000_000, f"{name}: store it as {name}.gz"
+    assert capture_path("busy/rawman_waitevent_stream_part1.txt").suffix == ".gz"
+
+
 @pytest.mark.parametrize("body", BODIES, ids=lambda p: str(p.relative_to(CAPTURES)))
 def test_every_recorded_body_parses_cleanly(body):
-    kind, data = _content_type(body), body.read_bytes()
+    kind, data = _content_type(body), capture_bytes(body)
     messages = PARSERS[kind](data)
     assert all(m.defects == [] for m in messages)
     kicked_out = data.split() == [b"<ajax-response>", b"</ajax-response>"]  # mxml's empty body
@@ -38,11 +58,10 @@ def test_every_recorded_body_parses_cleanly(body):
         assert messages[0].is_response or messages[0].is_event
 
 
-@pytest.mark.skipif(not STREAMS, reason="captures not present")
 @pytest.mark.parametrize("stream", STREAMS, ids=lambda p: str(p.relative_to(CAPTURES)))
 def test_recorded_streams_parse_cleanly(stream):
     parse = parse_mxml if stream.suffix == ".xml" else parse_rawman
-    messages = parse(stream.read_bytes())
+    messages = parse(capture_bytes(stream))
     assert len(messages) > 10
     assert all(m.defects == [] for m in messages)
     events = [m for m in messages if m.is_event and m.name != "WaitEventComplete"]
@@ -50,15 +69,15 @@ def test_recorded_streams_parse_cleanly(stream):
     assert all([n for n, _ in e.headers[:3]] == ["Event", "Privilege", "Timestamp"] for e in events)
 
 
-def test_busy_streams_hold_the_counted_events(captures):
+def test_busy_streams_hold_the_counted_events():
     # counted from the bytes, independently of the parser: every queued event has a
     # Privilege line, and WaitEventComplete markers have none
-    raw = (captures / "busy" / "rawman_waitevent_stream_part1.txt").read_bytes()
+    raw = capture_bytes("busy/rawman_waitevent_stream_part1.txt")
     messages = parse_rawman(raw)
     events = [m for m in messages if m.is_event and m.name != "WaitEventComplete"]
     assert len(events) == raw.count(b"\r\nPrivilege: ")
     assert len(messages) - len(events) == 2 * raw.count(b"Event: WaitEventComplete")
-    xml = (captures / "busy" / "mxml_waitevent_stream_part1.xml").read_bytes()
+    xml = capture_bytes("busy/mxml_waitevent_stream_part1.xml")
     assert len(parse_mxml(xml)) == xml.count(b"<response type=")
 
 
@@ -81,16 +100,16 @@ PAIRS = [
 
 
 def _pairs() -> list[tuple[pathlib.Path, pathlib.Path]]:
-    if not CAPTURES.is_dir():
-        return []
     found = []
     for raw_dir, xml_dir in PAIRS:
-        for raw in sorted((CAPTURES / raw_dir).glob("*.body.bin")):
+        for raw in sorted(body for body in BODIES if body.parent == CAPTURES / raw_dir):
             xml = CAPTURES / xml_dir / raw.name
-            if xml.exists() and _content_type(raw) == "text/plain" and _content_type(xml) == "text/xml":
+            listed = xml.relative_to(CAPTURES).as_posix() in MANIFEST
+            if listed and _content_type(raw) == "text/plain" and _content_type(xml) == "text/xml":
                 found.append((raw, xml))
-    for raw in sorted((CAPTURES / "12_discovery").glob("*.rawman.body.bin")):
-        found.append((raw, raw.with_name(raw.name.replace(".rawman.", ".mxml."))))
+    for raw in sorted(body for body in BODIES if body.parent.name == "12_discovery"):
+        if ".rawman." in raw.name:
+            found.append((raw, raw.with_name(raw.name.replace(".rawman.", ".mxml."))))
     return found
 
 
@@ -99,10 +118,9 @@ def _normal(messages):
             for m in messages]
 
 
-@pytest.mark.skipif(not _pairs(), reason="captures not present")
 @pytest.mark.parametrize(("raw", "xml"), _pairs(), ids=lambda p: str(p.relative_to(CAPTURES)))
 def test_rawman_and_mxml_say_the_same(raw, xml):
-    rawman, mxml = parse_rawman(raw.read_bytes()), parse_mxml(xml.read_bytes())
+    rawman, mxml = parse_rawman(capture_bytes(raw)), parse_mxml(capture_bytes(xml))
     if any(word in raw.name for word in STATEFUL):
         # different sessions at different moments: the replies still have the same shape
         assert _normal(rawman[:1])[0][:1] == _normal(mxml[:1])[0][:1]

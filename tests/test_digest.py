@@ -6,11 +6,11 @@ import pytest
 
 from amikit.digest import authorization, parse_challenge
 from amikit.errors import ProtocolError
-from tests.conftest import captures_dir
+from tests.conftest import CAPTURES
 
 
 def _recorded_exchanges():
-    folder = captures_dir() / "02_digest" / "arawman"
+    folder = CAPTURES / "02_digest" / "arawman"
     for request in sorted(folder.glob("*.request.bin")):
         text = request.read_bytes().decode()
         auth = re.search(r"^Authorization: (Digest .*)$", text, re.M)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
+import pathlib
 import re
+import tomllib
+from collections import Counter
 
 import pandas as pd
 import pytest
@@ -12,6 +16,8 @@ from hypothesis import strategies as st
 from amikit import EventLog, Message, events_frame, parse_rawman, read_events, sample_recording
 from amikit.errors import ProtocolError
 from amikit.protocol import encode_message
+from amikit.samples import SAMPLES
+from tests.conftest import CAPTURES, capture_bytes
 
 STREAMS = ["busy/rawman_waitevent_stream_part1.txt", "05_originate/rawman/waitevent_stream_concat.txt",
            "07_callfiles/waitevent_stream_concat.txt"]
@@ -24,13 +30,13 @@ def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("name", STREAMS)
-def test_columnar_path_equals_the_message_path(captures, name):
-    data = (captures / name).read_bytes()
+def test_columnar_path_equals_the_message_path(name):
+    data = capture_bytes(name)
     same(read_events(data), events_frame(parse_rawman(data)))
 
 
-def test_one_row_per_event_in_arrival_order(captures):
-    data = (captures / STREAMS[0]).read_bytes()
+def test_one_row_per_event_in_arrival_order():
+    data = capture_bytes(STREAMS[0])
     df = read_events(data)
     # counted from the bytes: every queued event has a Privilege line; markers have none
     assert len(df) == data.count(b"\r\nPrivilege: ")
@@ -39,8 +45,8 @@ def test_one_row_per_event_in_arrival_order(captures):
     assert df["Event"].astype(str).tolist() == [n.decode() for n in names]
 
 
-def test_types(captures):
-    df = read_events((captures / STREAMS[1]).read_bytes())
+def test_types():
+    df = read_events(capture_bytes(STREAMS[1]))
     assert str(df["Timestamp"].dtype) == "datetime64[us, UTC]"
     for name in ("ChannelState", "Priority", "Cause", "Reason"):
         assert str(df[name].dtype) == "Int64", name
@@ -52,15 +58,15 @@ def test_types(captures):
     assert list(df.columns[:3]) == ["Event", "Privilege", "Timestamp"]
 
 
-def test_case_variants_share_one_column(captures):
-    df = read_events((captures / STREAMS[1]).read_bytes())
+def test_case_variants_share_one_column():
+    df = read_events(capture_bytes(STREAMS[1]))
     assert "UniqueID" not in df and "CallerIDnum" not in df and "LinkedID" not in df
     cel = df[df["Event"] == "CEL"]
     assert cel["Uniqueid"].notna().all() and cel["Linkedid"].notna().all()
 
 
-def test_local_times_stay_text_unless_a_zone_is_given(captures):
-    data = (captures / STREAMS[1]).read_bytes()
+def test_local_times_stay_text_unless_a_zone_is_given():
+    data = capture_bytes(STREAMS[1])
     df = read_events(data)
     cdr = df[df["Event"] == "Cdr"]
     assert cdr["StartTime"].astype(str).str.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
@@ -79,9 +85,9 @@ def test_repeated_headers_become_lists():
     same(df, events_frame(parse_rawman(data)))
 
 
-def test_mxml_and_jsonl_sources(captures, tmp_path):
-    xml = read_events(captures / "05_originate/mxml/waitevent_stream_concat.xml")
-    raw = read_events(captures / STREAMS[1])
+def test_mxml_and_jsonl_sources(tmp_path):
+    xml = read_events(CAPTURES / "05_originate/mxml/waitevent_stream_concat.xml")
+    raw = read_events(CAPTURES / STREAMS[1])
     for name in ("Newchannel", "Hangup", "OriginateResponse"):  # two sessions, the same calls
         assert (xml["Event"] == name).sum() == (raw["Event"] == name).sum(), name
     assert set(xml.columns) >= {"Event", "Timestamp", "Uniqueid", "Cause-txt"}
@@ -91,6 +97,44 @@ def test_mxml_and_jsonl_sources(captures, tmp_path):
     parquet = pd.read_parquet(log.to_parquet(tmp_path / "events.parquet"))
     assert len(parquet) == len(log)
     assert (parquet["Event"].astype(str) == log.frame()["Event"].astype(str)).all()
+
+
+def test_the_default_sample_is_the_originate_recording():
+    assert sample_recording() == sample_recording("originate") == capture_bytes(STREAMS[1])
+    assert len(read_events(sample_recording()).ami.calls()) == 11
+
+
+def test_the_busy_sample_is_the_real_busy_capture_as_a_frame():
+    data = sample_recording("busy")
+    assert data == capture_bytes(STREAMS[0])  # the package ships the capture, byte for byte
+    df = read_events(data)
+    # An independent reading of the bytes: blocks split on the blank line; an event block
+    # starts "Event:", and only WaitEvent's own end marker is not an event of the PBX.
+    blocks = [block for block in data.split(b"\r\n\r\n") if block]
+    names = [block.split(b"\r\n", 1)[0].removeprefix(b"Event: ").decode()
+             for block in blocks if block.startswith(b"Event: ")]
+    events = [name for name in names if name != "WaitEventComplete"]
+    assert len(df) == len(events) == 7542
+    assert df["Event"].value_counts().to_dict() == dict(Counter(events))
+    calls = df.ami.calls()
+    outcomes = re.findall(rb"Event: OriginateResponse\r\n(?:[^\r]*\r\n)*?Response: (\w+)", data)
+    assert len(calls) == len(outcomes) == 108
+    assert calls["disposition"].value_counts().to_dict() == {"ANSWERED": outcomes.count(b"Success"),
+                                                             "BUSY": outcomes.count(b"Failure")}
+    assert df["Timestamp"].max() - df["Timestamp"].min() > pd.Timedelta(minutes=4)
+
+
+def test_an_unknown_sample_names_the_samples():
+    with pytest.raises(ValueError, match="'busy', 'originate'"):
+        sample_recording("nope")
+
+
+def test_every_sample_is_package_data():
+    # an installed amikit (not only this checkout) must carry the samples
+    config = tomllib.loads((pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["amikit"]
+    for name in SAMPLES.values():
+        assert any(fnmatch.fnmatch(f"data/{name}", pattern) for pattern in patterns), name
 
 
 def test_bad_jsonl_is_a_protocol_error():

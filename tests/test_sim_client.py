@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 
 import pytest
@@ -22,13 +21,28 @@ MODES = [("rawman", "cookie"), ("mxml", "cookie"), ("rawman", "digest"), ("mxml"
 
 
 def collect(client: AMIClient, until, seconds: float = 10.0) -> list:
-    seen = []
+    """The events read until ``until(event, seen)`` holds; the test fails after ``seconds``.
+
+    One short WaitEvent per turn, the deadline checked on every turn: a quiet server ends
+    the loop as surely as a busy one (an event iterator would wait for ever for the next).
+    """
+    seen: list = []
     deadline = time.monotonic() + seconds
-    for event in client.events(timeout=1):
-        seen.append(event)
-        if until(event, seen) or time.monotonic() > deadline:
-            return seen
-    return seen
+    while time.monotonic() < deadline:
+        for event in client.wait_event(timeout=1):
+            seen.append(event)
+            if until(event, seen):
+                return seen
+    pytest.fail(f"the awaited event did not come within {seconds} s; seen: {[e.name for e in seen]}")
+
+
+def test_collect_fails_when_the_event_never_comes(sim):
+    with AMIClient(sim.url, "hello", "world") as quiet:
+        quiet.wait_event(0)
+        started = time.monotonic()
+        with pytest.raises(pytest.fail.Exception, match="did not come within 2 s"):
+            collect(quiet, lambda e, s: False, seconds=2)
+        assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize(("encoding", "auth"), MODES)
@@ -115,8 +129,7 @@ def test_events_iterator_and_originate_response(sim):
         ami.wait_event(0)
         ami.originate(Channel="Local/486@sets", Context="sets", Exten="103", Priority=1,
                       Async=True, ActionID="busy-1")
-        response = next(e for e in ami.events(names=["OriginateResponse"])
-                        if e.action_id == "busy-1")
+        response = collect(ami, lambda e, s: e.name == "OriginateResponse" and e.action_id == "busy-1")[-1]
         assert response["Reason"] == "5" and response["Response"] == "Failure"
 
 
@@ -128,7 +141,10 @@ def test_async_client_against_the_simulator(sim):
             async for event in ami.events(names=["UserEvent"]):
                 return event
 
-    event = asyncio.run(main())
+    async def bounded():  # the event iterator polls for ever: a missing event fails here
+        return await asyncio.wait_for(main(), timeout=10)
+
+    event = asyncio.run(bounded())
     assert event["UserEvent"] == "AsyncHello" and event["Key"] == "v"
 
 
@@ -140,8 +156,8 @@ def test_many_sessions_are_independent(sim):
             c.wait_event(0)
         clients[0].action("UserEvent", UserEvent="Fanout")
         for c in clients:
-            got = list(itertools.islice(c.events(names=["UserEvent"]), 1))
-            assert got[0]["UserEvent"] == "Fanout"
+            got = collect(c, lambda e, s: e.name == "UserEvent")
+            assert got[-1]["UserEvent"] == "Fanout"
     finally:
         for c in clients:
             c.logoff()

@@ -1,8 +1,8 @@
 """The simulator's ``manager show ...`` texts are the ones a real Asterisk 23.4.1 sent.
 
-The expected lines come from the recorded ``Command`` replies (``12_discovery``): the copy
-in ``tests/captures/12_discovery`` always, and the project's shared captures too when they
-are beside the repository.
+The expected lines come from the recorded ``Command`` replies (``12_discovery``), copied
+byte for byte into ``tests/captures/12_discovery`` (test_captures.py checks every copy
+against the captures' SHA-256 list).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import pytest
 from amikit.sim import helptext
 from tests.conftest import CAPTURES
 
-REPO_COPY = pathlib.Path(__file__).resolve().parent / "captures" / "12_discovery"
-SHARED = CAPTURES / "12_discovery"
+REPO_COPY = CAPTURES / "12_discovery"
 
 # (function, its argument or None, the recording's label)
 RECORDED = [
@@ -59,26 +58,6 @@ def produced(function: Callable[..., list[str] | None], argument: str | None) ->
 def test_recorded_text_is_returned_line_for_line(function, argument, label):
     expected = rawman_output((REPO_COPY / f"{label}.rawman.body.bin").read_bytes())
     assert produced(function, argument) == expected
-
-
-@pytest.mark.captures
-@pytest.mark.parametrize(("function", "argument", "label"), RECORDED, ids=IDS)
-def test_recorded_text_equals_the_shared_capture(function, argument, label):
-    if not SHARED.is_dir():
-        pytest.skip(f"the captures of a real Asterisk are not at {CAPTURES}")
-    expected = rawman_output((SHARED / f"{label}.rawman.body.bin").read_bytes())
-    assert produced(function, argument) == expected
-
-
-@pytest.mark.captures
-def test_the_repository_copy_is_the_capture_byte_for_byte():
-    if not SHARED.is_dir():
-        pytest.skip(f"the captures of a real Asterisk are not at {CAPTURES}")
-    names = sorted(path.name for path in SHARED.glob("*.body.bin"))
-    assert sorted(path.name for path in REPO_COPY.glob("*.body.bin")) == names
-    assert len(names) == 16
-    for name in names:
-        assert (REPO_COPY / name).read_bytes() == (SHARED / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(("function", "argument", "label"), RECORDED, ids=IDS)

@@ -7,7 +7,7 @@ import pytest
 from amikit import parse_rawman
 from amikit.sim import wire
 from amikit.sim.events import EventBus, EventQueue
-from tests.conftest import CAPTURES as CAPS
+from tests.conftest import capture_bytes
 
 PAIRS = ["04_lists/{}/010_command_core_show_version", "04_lists/{}/011_command_dialplan_show_300",
          "04_lists/{}/006_listcommands", "04_lists/{}/007_showdialplan_sets",
@@ -17,11 +17,8 @@ PAIRS = ["04_lists/{}/010_command_core_show_version", "04_lists/{}/011_command_d
 
 @pytest.mark.parametrize("name", PAIRS)
 def test_mxml_rendering_matches_asterisk(name):
-    raw_path = CAPS / (name.format("rawman") + ".body.bin")
-    if not raw_path.exists():
-        pytest.skip("captures not present")
-    raw = raw_path.read_bytes()
-    xml = (CAPS / (name.format("mxml") + ".body.bin")).read_bytes()
+    raw = capture_bytes(name.format("rawman") + ".body.bin")
+    xml = capture_bytes(name.format("mxml") + ".body.bin")
     rendered = wire.mxml([m.headers for m in parse_rawman(raw)])
     if "waitevent" in name:  # a different session: same shape, other values
         assert rendered.count(b"<response ") == raw.count(b"\r\n\r\n")

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amikit import AMIClient, EventLog, Message, Simulator, events_frame, read_events
+from tests.conftest import capture_bytes
 
 ORIGINATE = "05_originate/rawman/waitevent_stream_concat.txt"
 
@@ -28,8 +29,8 @@ def blocks(data: bytes) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("name", [ORIGINATE, "busy/rawman_waitevent_stream_part1.txt"])
-def test_counts_match_an_independent_count(captures, name):
-    data = (captures / name).read_bytes()
+def test_counts_match_an_independent_count(name):
+    data = capture_bytes(name)
     events = blocks(data)
     new = {e["uniqueid"] for e in events if e.get("event") == "Newchannel"}
     seen = {e["uniqueid"] for e in events if "privilege" in e and e.get("uniqueid")
@@ -114,6 +115,7 @@ def recorded_flows():
                 log.append(event)
                 if event.name == "OriginateResponse":
                     targets[event.action_id] = event["Channel"]
+        assert set(targets) == {"redir", "cause"}, f"OriginateResponses within 10 s: {targets}"
         ami.redirect(Channel=targets["redir"], Context="sets", Exten="700", Priority=1)
         ami.hangup(targets["cause"][:-1] + "2", cause=21)
         end = time.monotonic() + 3
@@ -134,8 +136,8 @@ def test_redirect_and_hangup_cause_from_the_simulator(recorded_flows):
         assert chans.loc[name, "Cause"] == 21 and chans.loc[name, "Cause-txt"] == "Call Rejected"
 
 
-def test_other_clients_events_interleaved(captures):
-    df = read_events((captures / "busy/rawman_waitevent_stream_part1.txt").read_bytes())
+def test_other_clients_events_interleaved():
+    df = read_events(capture_bytes("busy/rawman_waitevent_stream_part1.txt"))
     calls = df.ami.calls()
     assert len(calls) > 50
     assert set(calls["disposition"].dropna()) <= {"ANSWERED", "BUSY", "NO ANSWER", "CONGESTION",
@@ -164,13 +166,50 @@ kinds = st.sampled_from(["Newchannel", "Newstate", "Newexten", "Hangup", "Bridge
 @given(st.lists(st.tuples(kinds, snapshot, st.sets(st.sampled_from(FIELDS))),
                 max_size=25))
 def test_any_events_in_any_order_give_tables(events):
-    messages = [Message([("Event", kind)] + [(k, v) for k, v in fields.items() if k not in drop])
-                for kind, fields, drop in events]
-    df = events_frame(messages)
-    for table in (df.ami.channels(), df.ami.calls(), df.ami.bridges()):
-        assert isinstance(table, pd.DataFrame)
-    for linkedid in df.get("Linkedid", pd.Series(dtype=object)).dropna().unique()[:2]:
-        df.ami.call(str(linkedid))
+    sent = [(kind, {k: v for k, v in fields.items() if k not in drop}) for kind, fields, drop in events]
+    df = events_frame([Message([("Event", kind), *fields.items()]) for kind, fields in sent])
+    # The expected tables, read from the events with plain Python (tables.py's definitions):
+    # a channel is a real Uniqueid; it is created by its first Newchannel, hung up by its last
+    # Hangup; its call is the Newchannel's Linkedid, else that of its first event naming a Channel.
+    seen: list[str] = []
+    first_new: dict[str, dict[str, str]] = {}
+    first_named: dict[str, dict[str, str]] = {}
+    last_hangup: dict[str, dict[str, str]] = {}
+    for kind, fields in sent:
+        uid = fields.get("Uniqueid")
+        if uid in (None, "", "<unknown>"):
+            continue
+        seen += [uid] if uid not in seen else []
+        if kind == "Newchannel":
+            first_new.setdefault(uid, fields)
+        if kind == "Hangup":
+            last_hangup[uid] = fields
+        if "Channel" in fields:
+            first_named.setdefault(uid, fields)
+
+    def moment(fields: dict[str, str] | None) -> pd.Timestamp | None:
+        stamp = (fields or {}).get("Timestamp")
+        return None if stamp is None else pd.Timestamp(float(stamp) * 1e6, unit="us", tz="UTC")
+
+    def same_moment(got: object, expected: pd.Timestamp | None) -> bool:
+        if expected is None:
+            return bool(pd.isna(got))
+        return abs(pd.Timestamp(got) - expected) <= pd.Timedelta(microseconds=1)  # float rounding
+
+    chans = df.ami.channels()
+    assert sorted(chans["Uniqueid"].astype(str)) == sorted(seen)
+    by_uid = chans.set_index(chans["Uniqueid"].astype(str))
+    linkedids = set()
+    for uid in seen:
+        assert same_moment(by_uid.loc[uid, "created"], moment(first_new.get(uid))), uid
+        assert same_moment(by_uid.loc[uid, "hungup"], moment(last_hangup.get(uid))), uid
+        linked = first_new.get(uid, {}).get("Linkedid") or first_named.get(uid, {}).get("Linkedid")
+        linkedids |= {linked} if linked else set()
+    assert sorted(df.ami.calls()["Linkedid"].astype(str)) == sorted(linkedids)
+    bridge_ids = {fields["BridgeUniqueid"] for _, fields in sent if "BridgeUniqueid" in fields}
+    assert sorted(df.ami.bridges()["BridgeUniqueid"].astype(str)) == sorted(bridge_ids)
+    for linkedid in sorted(linkedids)[:2]:
+        assert not df.ami.call(linkedid).empty
 
 
 def test_tables_keep_their_columns_when_empty():

@@ -1,9 +1,11 @@
 """Rebuild amikit/data/header_names.tsv from the rawman captures of a real Asterisk.
 
 mxml mangles header names (lower case, ``_`` for every other character); amikit turns
-them back into the names Asterisk wrote, using this table. Run from the repository root:
+them back into the names Asterisk wrote, using this table. Run from the repository root,
+with the folder of the captures (by default the repository's copy, whose large streams are
+stored as ``.gz`` and read decompressed):
 
-    python tools/build_header_names.py ../shared/captures
+    python tools/build_header_names.py [tests/captures]
 
 The table has one row per name: ``*`` and the name for the spelling most messages use, or
 an event name and the name where that event spells it differently (CEL writes
@@ -15,6 +17,7 @@ amikit restores them by rule.
 from __future__ import annotations
 
 import collections
+import gzip
 import pathlib
 import re
 import sys
@@ -22,6 +25,8 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from amikit.headernames import mangle
 from amikit.protocol import parse_rawman
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 NUMBERED = re.compile(r".*-\d{6}(-\d{6})?$")
 # Headers of common events the captures happen not to hold (PeerStatus is the book's
@@ -38,11 +43,12 @@ def main(captures: pathlib.Path) -> None:
     by_name: collections.Counter[str] = collections.Counter()
     by_event: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for path in sorted(captures.rglob("*")):
-        if not path.is_file() or path.suffix not in {".bin", ".txt"} or "request" in path.name:
+        name = path.name.removesuffix(".gz")  # a capture stored compressed is read as itself
+        if not path.is_file() or pathlib.PurePath(name).suffix not in {".bin", ".txt"} or "request" in name:
             continue
-        if path.name.endswith(".c2s.bin"):
+        if name.endswith(".c2s.bin"):
             continue
-        data = path.read_bytes()
+        data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
         if data.lstrip()[:1] == b"<":
             continue
         for msg in parse_rawman(data):
@@ -61,7 +67,7 @@ def main(captures: pathlib.Path) -> None:
         for name in sorted(by_event[event]):
             if event != "*" and usual[mangle(name)] != name:
                 rows.append((event, name))
-    out = pathlib.Path(__file__).resolve().parents[1] / "amikit" / "data" / "header_names.tsv"
+    out = ROOT / "amikit" / "data" / "header_names.tsv"
     with out.open("w", encoding="utf-8") as f:
         f.write("# AMI header names as Asterisk 23 writes them (see tools/build_header_names.py)\n")
         f.write("# event\tname  ('*': any message; an event name: that event's own spelling)\n")
@@ -71,4 +77,4 @@ def main(captures: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/captures"))
+    main(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "captures")

@@ -3,9 +3,9 @@
 The simulator answers ``manager show command X`` (and ``manager show event X``,
 ``manager show commands``, ``manager show events``) with the lines a real Asterisk 23.4.1
 wrote; this script takes them out of the recorded ``/rawman`` bodies. Run from the
-repository root:
+repository root, with the folder of the recordings (by default the repository's copy):
 
-    python tools/build_sim_helptext.py ../shared/captures/12_discovery
+    python tools/build_sim_helptext.py [tests/captures/12_discovery]
 
 One file per recording: ``command_<Action>.txt``, ``event_<Event>.txt``, ``commands.txt``,
 ``events.txt``. Each holds the values of the reply's ``Output:`` headers, one per line, each
@@ -20,7 +20,8 @@ import pathlib
 import re
 import sys
 
-OUT = pathlib.Path(__file__).resolve().parents[1] / "amikit" / "sim" / "data"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+OUT = ROOT / "amikit" / "sim" / "data"
 LABEL = re.compile(r"\d+_manager_show_(?:(command|event)_(\w+)|(commands|events))\.rawman\.body\.bin")
 PREFIX = b"Output: "
 
@@ -52,4 +53,4 @@ def main(discovery: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/captures/12_discovery"))
+    main(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "captures" / "12_discovery")

@@ -1,5 +1,5 @@
 """Black-box HTTP AMI tests: against AMIKIT_TEST_URL (a real Asterisk configured like
-../shared/captures/conf) or, by default, a freshly started ``amikit sim``.
+tests/captures/conf) or, by default, a freshly started ``amikit sim``.
 
 They assert what the captures of a real Asterisk 23.4.1 show, never what the simulator
 happens to do, and tolerate other clients' events interleaving on a shared server.

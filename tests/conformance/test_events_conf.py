@@ -29,11 +29,13 @@ def test_wait_event_shape(logged_in: Wire):
     # 08_waitevent_semantics/a_no_events_rawman (to0); Privilege and Timestamp as in every
     # queued event of 05_originate/rawman, busy/ and 20_behaviour/
     logged_in.get("/rawman", action="WaitEvent", Timeout="0")  # drain
+    tag = _user_event(logged_in)  # queued before the WaitEvent: it comes at once, even with Timeout 0
     raw = logged_in.get("/rawman", action="WaitEvent", Timeout="0", ActionID="to0")
     messages = raw.messages()
     assert messages[0].headers == [("Response", "Success"), ("ActionID", "to0"),
                                    ("Message", "Waiting for Event completed.")]
     assert messages[-1].headers == [("Event", "WaitEventComplete"), ("ActionID", "to0")]
+    assert any(_has_tag(tag)(event) for event in messages[1:-1]), "the queued event is in the reply"
     for event in messages[1:-1]:  # other clients' events may be there on a shared server
         assert [n for n, _ in event.headers[:3]] == ["Event", "Privilege", "Timestamp"]
         assert re.fullmatch(r"[a-z]+(,[a-z]+)*,all", event["Privilege"])
@@ -104,8 +106,16 @@ def test_events_mask_call_drops_other_classes(logged_in: Wire):
     # 010_waitevent_after_events_call (only call,all events, no UserEvent)
     on = logged_in.get("/rawman", action="Events", EventMask="call").messages()[0]
     assert on["Events"] == "On"
-    _user_event(logged_in)
-    events = logged_in.get("/rawman", action="WaitEvent", Timeout="1").messages()[1:-1]
+    tag = _user_event(logged_in)
+    # Then a call (busy at once), whose OriginateResponse is of class call: the events read
+    # up to it include every event queued after the UserEvent, so an empty stream fails.
+    action_id = f"mask-{tag}"
+    queued = logged_in.get("/rawman", action="Originate", Channel="Local/486@sets",
+                           Application="Wait", Data="1", Async="true", ActionID=action_id)
+    assert queued.messages()[0]["Response"] == "Success"
+    events = logged_in.wait_for(lambda m: m.name == "OriginateResponse" and m.action_id == action_id,
+                                seconds=10)
+    assert any(e.name == "Newchannel" for e in events)
     assert all("call" in e["Privilege"].split(",") for e in events)
     assert not any(e.name == "UserEvent" for e in events)
 

@@ -6,19 +6,22 @@ The public API; everything else may change.
     >>> amikit.parse_rawman(b"Response: Success\\r\\nPing: Pong\\r\\n\\r\\n")[0]["ping"]
     'Pong'
 
-The heavier parts (``read_events``, ``events_frame``, ``EventLog``, the ``plot_*`` functions
-and the widgets) are imported on first use, so that the command line starts without
-matplotlib; the ``df.ami`` accessor is registered on import.
+``import amikit`` loads the protocol, the clients and call files only. The rest is imported
+on first use: the simulator (``Simulator``, ``find_pbx``), pandas and the frames
+(``read_events``, ``events_frame``, ``EventLog``), matplotlib (the ``plot_*`` functions)
+and the widgets. So the command line and a plain client start quickly, and a script that
+never builds a frame never imports pandas. The ``df.ami`` accessor still works on every
+DataFrame after ``import amikit``: it is registered at once if pandas is already imported,
+else the moment pandas is (see :mod:`amikit.accessor`).
 """
 
 from typing import TYPE_CHECKING, Any
 
-from amikit import accessor as _accessor  # registers df.ami on every DataFrame
+from amikit import accessor as _accessor
 from amikit import errors
 from amikit.callfile import CallFile, spool_status
 from amikit.client import AMIClient, AsyncAMIClient
 from amikit.errors import AMIError
-from amikit.lab import PBX, find_pbx
 from amikit.message import Message
 from amikit.protocol import (
     StreamReader,
@@ -29,24 +32,31 @@ from amikit.protocol import (
     parse_rawman,
     parse_recording,
 )
+from amikit.samples import sample_recording
 from amikit.session import Gap
-from amikit.sim import Simulator
 
 __version__ = "0.1.0"
+_accessor.install()  # df.ami on every DataFrame, now or once pandas is imported
 del _accessor
 
-_LAZY = {"explore": "amikit.widgets", "diagnose": "amikit.widgets",
+#: The names imported on first use, and the module each comes from.
+_LAZY = {"Simulator": "amikit.sim", "FoundPBX": "amikit.lab", "find_pbx": "amikit.lab",
+         "explore": "amikit.widgets", "diagnose": "amikit.widgets",
          "read_events": "amikit.frames", "events_frame": "amikit.frames",
          "EventLog": "amikit.frames", "plot_timeline": "amikit.plots",
          "plot_ladder": "amikit.plots", "plot_event_rate": "amikit.plots"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from amikit.frames import EventLog, events_frame, read_events
+    from amikit.lab import FoundPBX, find_pbx
     from amikit.plots import plot_event_rate, plot_ladder, plot_timeline
-    from amikit.widgets import diagnose, explore
+    from amikit.sim import Simulator
+    from amikit.widgets import explore
+    from amikit.widgets.diagnose import diagnose
 
 
 def __getattr__(name: str) -> Any:
+    """Import a lazy name's module on first use (PEP 562), then keep the name here."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'amikit' has no attribute {name!r}")
@@ -57,19 +67,17 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def sample_recording() -> bytes:
-    """The real Asterisk 23.4.1 recording shipped with amikit (eleven labelled Originates)."""
-    from importlib import resources
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
-    return resources.files("amikit").joinpath("data/sample_originate.rawman").read_bytes()
 
 __all__ = [
-    "PBX",
     "AMIClient",
     "AMIError",
     "AsyncAMIClient",
     "CallFile",
     "EventLog",
+    "FoundPBX",
     "Gap",
     "Message",
     "Simulator",

@@ -1,10 +1,11 @@
 """What AMI actions exist and what they take: a small built-in catalog, and the server's own list.
 
-The catalog holds facts for the actions the book uses (header names, which are required,
-which repeat, the write class Asterisk checks). It lets amikit accept ``channel=`` for
-``Channel``, refuse an Originate with no Channel before sending it, and send
-``Variable`` as many headers. For anything else, ask the server: :func:`parse_list_commands`
-reads the reply of ``ListCommands``.
+The catalog holds what the client needs to know of the actions the book uses: their header
+names in the usual spelling and which are required. It lets amikit accept ``channel=`` for
+``Channel`` and refuse an Originate with no Channel before sending it. What a user may run,
+and with which write classes, is the server's to say: :func:`parse_list_commands` reads the
+reply of ``ListCommands``. (The simulator keeps Asterisk's write class of each action in
+:mod:`amikit.sim.perms`, the one copy; the client has no use for it.)
 
     >>> canonical_headers("Originate", {"channel": "PJSIP/SOFTPHONE_A", "exten": "103"})
     {'Channel': 'PJSIP/SOFTPHONE_A', 'Exten': '103'}
@@ -17,7 +18,7 @@ reads the reply of ``ListCommands``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from amikit.errors import InvalidAction
@@ -36,16 +37,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One action's facts: its headers in the usual order, which are required, which repeat."""
+    """One action's facts: its headers in the usual order and which are required.
+
+        >>> CATALOG["hangup"]
+        ActionSpec(name='Hangup', headers=('ActionID', 'Channel', 'Cause'), required=('Channel',), one_of=())
+    """
 
     name: str
     headers: tuple[str, ...]
     required: tuple[str, ...] = ()
-    repeatable: tuple[str, ...] = ()
-    privilege: tuple[str, ...] = ()
-    summary: str = ""
     #: groups of which at least one complete group must be given (Originate: Exten or App)
-    one_of: tuple[tuple[str, ...], ...] = field(default=())
+    one_of: tuple[tuple[str, ...], ...] = ()
 
 
 _ORIGINATE = ("ActionID", "Channel", "Context", "Exten", "Priority", "Application", "Data",
@@ -58,43 +60,27 @@ CATALOG: dict[str, ActionSpec] = {
     spec.name.lower(): spec
     for spec in (
         ActionSpec("Login", ("ActionID", "Username", "Secret", "AuthType", "Key", "Events"),
-                   required=("Username",), summary="Start a session."),
-        ActionSpec("Logoff", ("ActionID",), summary="End the session."),
-        ActionSpec("Ping", ("ActionID",), summary="Check that the server answers."),
-        ActionSpec("Originate", _ORIGINATE, required=("Channel",), repeatable=("Variable",),
-                   privilege=("originate",),
-                   one_of=(("Exten", "Context", "Priority"), ("Application",)),
-                   summary="Call a channel, then connect it to an extension or application."),
-        ActionSpec("Redirect", _REDIRECT, required=("Channel", "Context", "Exten", "Priority"),
-                   privilege=("call",),
-                   summary="Send a channel (and optionally a second one) elsewhere in the dialplan."),
-        ActionSpec("Hangup", ("ActionID", "Channel", "Cause"), required=("Channel",),
-                   privilege=("system", "call"), summary="Hang up a channel (or /regex/)."),
-        ActionSpec("Command", ("ActionID", "Command"), required=("Command",),
-                   privilege=("command",), summary="Run a CLI command."),
-        ActionSpec("Getvar", ("ActionID", "Channel", "Variable"), required=("Variable",),
-                   privilege=("call", "reporting"), summary="Read a variable or function."),
+                   required=("Username",)),
+        ActionSpec("Logoff", ("ActionID",)),
+        ActionSpec("Ping", ("ActionID",)),
+        ActionSpec("Originate", _ORIGINATE, required=("Channel",),
+                   one_of=(("Exten", "Context", "Priority"), ("Application",))),
+        ActionSpec("Redirect", _REDIRECT, required=("Channel", "Context", "Exten", "Priority")),
+        ActionSpec("Hangup", ("ActionID", "Channel", "Cause"), required=("Channel",)),
+        ActionSpec("Command", ("ActionID", "Command"), required=("Command",)),
+        ActionSpec("Getvar", ("ActionID", "Channel", "Variable"), required=("Variable",)),
         ActionSpec("Setvar", ("ActionID", "Channel", "Variable", "Value"),
-                   required=("Variable",), privilege=("call",),
-                   summary="Set a variable or function."),
-        ActionSpec("CoreShowChannels", ("ActionID",), privilege=("system", "reporting"),
-                   summary="List the active channels."),
-        ActionSpec("Status", ("ActionID", "Channel", "Variables", "AllVariables"),
-                   privilege=("system", "call", "reporting"), summary="Channel status."),
-        ActionSpec("ListCommands", ("ActionID",), summary="List the actions this user may run."),
-        ActionSpec("WaitEvent", ("ActionID", "Timeout"), summary="Wait for events (HTTP)."),
-        ActionSpec("Events", ("ActionID", "EventMask"), required=("EventMask",),
-                   summary="Choose which event classes this session receives."),
-        ActionSpec("Filter", ("ActionID", "Operation", "Filter"), required=("Filter",),
-                   privilege=("system",), summary="Add an event filter to this session."),
-        ActionSpec("CoreStatus", ("ActionID",), privilege=("system", "reporting"),
-                   summary="Core status: start time, current calls."),
-        ActionSpec("CoreSettings", ("ActionID",), privilege=("system", "reporting"),
-                   summary="Core settings: version, limits."),
-        ActionSpec("UserEvent", ("ActionID", "UserEvent"), required=("UserEvent",),
-                   privilege=("user",), summary="Send an event of your own to every client."),
-        ActionSpec("ShowDialPlan", ("ActionID", "Context", "Extension"),
-                   privilege=("config", "reporting"), summary="List the dialplan."),
+                   required=("Variable",)),
+        ActionSpec("CoreShowChannels", ("ActionID",)),
+        ActionSpec("Status", ("ActionID", "Channel", "Variables", "AllVariables")),
+        ActionSpec("ListCommands", ("ActionID",)),
+        ActionSpec("WaitEvent", ("ActionID", "Timeout")),
+        ActionSpec("Events", ("ActionID", "EventMask"), required=("EventMask",)),
+        ActionSpec("Filter", ("ActionID", "Operation", "Filter"), required=("Filter",)),
+        ActionSpec("CoreStatus", ("ActionID",)),
+        ActionSpec("CoreSettings", ("ActionID",)),
+        ActionSpec("UserEvent", ("ActionID", "UserEvent"), required=("UserEvent",)),
+        ActionSpec("ShowDialPlan", ("ActionID", "Context", "Extension")),
     )
 }
 

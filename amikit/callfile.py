@@ -7,6 +7,9 @@ half-written. :meth:`CallFile.place` therefore writes it elsewhere on the same f
 flushes it to disk, sets its modification time (a future one schedules the call), and
 renames it into the spool in one step.
 
+Every function here that takes a spool takes either its root (``/var/spool/asterisk``, what
+``find_pbx().spool`` is) or its ``outgoing`` directory.
+
     >>> cf = CallFile("PJSIP/SOFTPHONE_A", context="sets", extension="103")
     >>> print(cf.render(), end="")
     Channel: PJSIP/SOFTPHONE_A
@@ -19,6 +22,7 @@ renames it into the spool in one step.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import pathlib
@@ -31,8 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amikit.errors import CallFileError
+from amikit.protocol import is_false, is_true
 
-__all__ = ["Attempt", "CallFile", "CallFileError", "SpoolEntry", "spool_status"]
+__all__ = ["Attempt", "CallFile", "CallFileError", "SpoolEntry", "spool_status", "strip_comment"]
 
 _VARIABLE = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*(\([^()\r\n]*\))?")
 _BAD = ("\r", "\n", "\0")
@@ -81,12 +86,13 @@ def _number(field_name: str, value: Any, minimum: int) -> int | None:
 
 
 def _flag(field_name: str, value: Any) -> bool | None:
+    # Asterisk reads these flags with ast_true, so any other word would quietly mean no:
+    # amikit asks for one of Asterisk's words for yes or no instead
     if value is None or isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in {"yes", "true", "y", "t", "1", "on"}:
+    if is_true(str(value)):
         return True
-    if text in {"no", "false", "n", "f", "0", "off"}:
+    if is_false(str(value)):
         return False
     raise CallFileError(f"{field_name} must be yes or no, not {value!r}", field=field_name)
 
@@ -217,7 +223,7 @@ class CallFile:
         for raw in text.splitlines():
             if len(raw.encode("utf-8", "surrogateescape")) >= 1024:
                 continue  # Asterisk skips lines this long
-            line = _strip_comment(raw)
+            line = strip_comment(raw)
             key, colon, value = line.partition(":")
             if not colon:
                 continue
@@ -260,15 +266,18 @@ class CallFile:
               when: dt.datetime | float | None = None, owner: str | int | None = None,
               tmp_dir: str | os.PathLike[str] | None = None,
               name: str | None = None) -> pathlib.Path:
-        """Put the file into ``spool_dir`` (the outgoing directory itself) atomically.
+        """Put the file into the spool's ``outgoing`` directory atomically.
 
-        Written to a temporary file in ``tmp_dir`` (default: the parent of ``spool_dir``,
-        on the same filesystem and not watched), flushed and fsynced; its modification time
-        set to ``when`` (a future time schedules the call); chowned to ``owner`` (a user
-        name or uid, e.g. ``"asterisk"``) if given; then renamed into place in one step.
-        Returns the final path. No temporary file is left behind, also on errors.
+        ``spool_dir`` is the spool's root (``/var/spool/asterisk``, ``find_pbx().spool``),
+        whose ``outgoing`` directory is then used, or that ``outgoing`` directory itself.
+        Written to a temporary file in ``tmp_dir`` (default: the parent of the outgoing
+        directory, on the same filesystem and not watched), flushed and fsynced; its
+        modification time set to ``when`` (a future time schedules the call); chowned to
+        ``owner`` (a user name or uid, e.g. ``"asterisk"``) if given; then renamed into
+        place in one step. Returns the final path. No temporary file is left behind, also
+        on errors.
         """
-        spool = pathlib.Path(spool_dir)
+        spool = _outgoing(spool_dir)
         if not spool.is_dir():
             raise CallFileError(f"spool directory {spool} does not exist", field="spool_dir")
         tmp = pathlib.Path(tmp_dir) if tmp_dir is not None else spool.resolve().parent
@@ -299,8 +308,8 @@ class CallFile:
             if owner is not None:
                 shutil.chown(temp_name, user=owner, group=owner)
             os.rename(temp_name, final)
-        except BaseException as exc:
-            with _ignored():
+        except BaseException as exc:  # also Ctrl-C: no half-made file is left behind
+            with contextlib.suppress(OSError):  # the first error is the one to report
                 os.unlink(temp_name)
             if isinstance(exc, OSError | LookupError):  # LookupError: no such user or group
                 raise CallFileError(f"could not place the call file: {exc}",
@@ -311,12 +320,11 @@ class CallFile:
         return final
 
 
-class _ignored:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
+def _outgoing(spool: str | os.PathLike[str]) -> pathlib.Path:
+    """The outgoing directory of ``spool``: the spool root's ``outgoing``, or ``spool`` itself."""
+    path = pathlib.Path(spool)
+    below = path / "outgoing"
+    return below if path.name != "outgoing" and below.is_dir() else path
 
 
 def _fsync_directory(path: pathlib.Path) -> None:
@@ -332,8 +340,18 @@ def _fsync_directory(path: pathlib.Path) -> None:
         os.close(fd)
 
 
-def _strip_comment(line: str) -> str:
-    """Asterisk's rules: ``#`` at the start or after a blank, ``;`` unless ``\\;``."""
+def strip_comment(line: str, *, hash_comments: bool = True) -> str:
+    r"""A line without its comment, by Asterisk's rules; ``\;`` stands for a plain ``;``.
+
+    ``;`` starts a comment (config files and call files alike). In a call file
+    (``pbx_spool.c``) so does ``#`` at the start or after a blank; in a config file
+    (``hash_comments=False``) ``#`` is text. Nothing is trimmed.
+
+        >>> strip_comment("Set: A=1\\;2 ; the rest")
+        'Set: A=1;2 '
+        >>> strip_comment("CallerID: x #1"), strip_comment("Noop(x #1)", hash_comments=False)
+        ('CallerID: x ', 'Noop(x #1)')
+    """
     out = []
     previous = " "
     i = 0
@@ -344,7 +362,7 @@ def _strip_comment(line: str) -> str:
             i += 2
             previous = ";"
             continue
-        if char == ";" or (char == "#" and previous in " \t"):
+        if char == ";" or (hash_comments and char == "#" and previous in " \t"):
             break
         out.append(char)
         previous = char
@@ -354,7 +372,14 @@ def _strip_comment(line: str) -> str:
 
 @dataclass(frozen=True)
 class SpoolEntry:
-    """A call file in the spool: pending (due now), scheduled (future) or archived."""
+    """A call file in the spool and its state.
+
+    * ``pending``: in ``outgoing``, due (Asterisk takes it now, or at its next scan);
+    * ``scheduled``: in ``outgoing``, due at ``due`` (its modification time), in the future;
+    * ``running``: in ``outgoing``, an attempt under way: Asterisk appended ``StartRetry``
+      for it and moved the modification time on to when a retry would be due;
+    * ``archived``: in ``outgoing_done``, finished, with the ``status`` Asterisk appended.
+    """
 
     path: pathlib.Path
     state: str
@@ -366,10 +391,15 @@ class SpoolEntry:
 
 def spool_status(spool_root: str | os.PathLike[str], *,
                  now: float | None = None) -> list[SpoolEntry]:
-    """The call files under ``spool_root`` (like ``/var/spool/asterisk``): ``outgoing`` files
-    are pending or scheduled by their modification time, ``outgoing_done`` ones archived
-    with the Status Asterisk appended."""
+    """The call files under ``spool_root`` (like ``/var/spool/asterisk``, or its ``outgoing``).
+
+    ``outgoing`` files are running (an attempt started and not ended), else pending or
+    scheduled by their modification time; ``outgoing_done`` ones are archived, with the
+    Status Asterisk appended (see :class:`SpoolEntry`).
+    """
     root = pathlib.Path(spool_root)
+    if root.name == "outgoing" and not (root / "outgoing").is_dir():  # given its outgoing
+        root = root.parent
     clock = now if now is not None else dt.datetime.now(dt.UTC).timestamp()
     entries = []
     for folder, archived in (("outgoing", False), ("outgoing_done", True)):
@@ -381,9 +411,19 @@ def spool_status(spool_root: str | os.PathLike[str], *,
                 parsed: CallFile | None = CallFile.parse(path.read_text("utf-8", "replace"))
             except CallFileError:
                 parsed = None
-            state = "archived" if archived else ("scheduled" if mtime > clock else "pending")
+            state = "archived" if archived else _state(parsed, mtime, clock)
             entries.append(SpoolEntry(
                 path, state, dt.datetime.fromtimestamp(mtime, dt.UTC),
                 parsed.status if parsed else ("Failed" if archived else None),
                 len(parsed.attempts) if parsed else 0, parsed.channel if parsed else None))
     return entries
+
+
+def _state(parsed: CallFile | None, mtime: float, now: float) -> str:
+    # An attempt moves the file's time on to when a retry would be due (pbx_spool.c), so a
+    # future time alone does not mean "scheduled": a StartRetry not followed by its
+    # EndRetry is an attempt under way.
+    if parsed is not None and parsed.attempts and parsed.attempts[-1].ended is None \
+            and mtime > now:
+        return "running"
+    return "scheduled" if mtime > now else "pending"

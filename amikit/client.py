@@ -13,6 +13,10 @@ Both move bytes with httpx and leave every AMI rule to one shared
 ``url`` is the server's base URL (scheme, host, port and any http.conf ``prefix``); the
 client adds ``/rawman``, ``/mxml``, ``/arawman`` or ``/amxml``. Note that ``localhost`` and
 ``127.0.0.1`` are different cookie hosts to a browser, and different sessions to Asterisk.
+
+A second session for the same user (a poller beside the cells, a probe) is
+:meth:`AMIClient.clone`; ``clone(asynchronous=True)`` gives the asyncio twin of a sync client.
+The secret stays inside the client: nothing needs to read it back.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 import httpx
 
@@ -44,7 +48,6 @@ __all__ = ["AMIClient", "AsyncAMIClient"]
 
 T = TypeVar("T")
 U = TypeVar("U")
-C = TypeVar("C", bound="_Actions")
 
 
 def _then(flow: Flow[T], fn: Callable[[T], U]) -> Flow[U]:
@@ -74,7 +77,7 @@ class _Steps(Generic[T]):
         """The flow's next step, or None when it has finished (its result in ``value``)."""
         try:
             error, reply = self._error, self._reply
-            step = self._flow.throw(error) if error is not None else self._flow.send(reply)  # type: ignore[arg-type]
+            step = self._flow.throw(error) if error is not None else self._flow.send(reply)
         except StopIteration as done:
             self.value = done.value
             return None
@@ -92,12 +95,12 @@ class _Steps(Generic[T]):
         self._error = lost
 
 
-class _Actions:
-    """The actions of the book, written once for both clients.
+class _Client:
+    """What both clients share: construction, state, :meth:`clone`, and each action's flow.
 
-    Each method hands a flow to ``self._run``: the sync client returns its result, the
-    async client an awaitable of it. Keyword names are AMI header names, matched
-    case-insensitively (``channel=`` is ``Channel``).
+    The public action methods are written out in each client (plain in :class:`AMIClient`,
+    ``async`` in :class:`AsyncAMIClient`) so that their types say what they return; each
+    is one line that runs a flow built here, so the rules are still written once.
     """
 
     def __init__(
@@ -111,12 +114,16 @@ class _Actions:
         timeout: float = 10.0,
         transport: Any = None,
     ) -> None:
-        self._core = SessionCore(url, username, secret, encoding=encoding, auth=auth,
-                                 timeout=timeout)
+        self._setup(SessionCore(url, username, secret, encoding=encoding, auth=auth,
+                                timeout=timeout), transport)
+
+    def _setup(self, core: SessionCore, transport: Any) -> None:
+        self._core = core
+        self._transport = transport
         self._http = self._http_client(transport)
 
     @classmethod
-    def from_env(cls: type[C], **kwargs: Any) -> C:
+    def from_env(cls, **kwargs: Any) -> Self:
         """A client for ``AMIKIT_URL`` as ``AMIKIT_USER`` with ``AMIKIT_SECRET``."""
         missing = [v for v in ("AMIKIT_URL", "AMIKIT_USER", "AMIKIT_SECRET")
                    if not os.environ.get(v)]
@@ -128,13 +135,36 @@ class _Actions:
     def _http_client(self, transport: Any) -> Any:  # pragma: no cover - each client's own
         raise NotImplementedError
 
-    def _run(self, flow: Flow[Any]) -> Any:  # pragma: no cover - each client's own
-        raise NotImplementedError
-
+    # -- what it talks to --------------------------------------------------------------
     @property
     def url(self) -> str:
         """The base URL this client talks to."""
         return self._core.url
+
+    @property
+    def endpoint(self) -> str:
+        """The URL requests go to: :attr:`url` plus ``/rawman``, ``/mxml``, ``/arawman`` …"""
+        return self._core.endpoint
+
+    @property
+    def username(self) -> str:
+        """The manager.conf user this client logs in as (the secret is never readable)."""
+        return self._core.username
+
+    @property
+    def encoding(self) -> Encoding:
+        """``"rawman"`` or ``"mxml"``."""
+        return self._core.encoding
+
+    @property
+    def auth(self) -> Auth:
+        """``"cookie"`` or ``"digest"``."""
+        return self._core.auth
+
+    @property
+    def timeout(self) -> float:
+        """Seconds to wait for an ordinary reply."""
+        return self._core.timeout
 
     @property
     def gaps(self) -> list[Gap]:
@@ -143,10 +173,134 @@ class _Actions:
 
     @property
     def logged_in(self) -> bool:
+        """Whether this client's session is logged in (as far as the client knows)."""
         return self._core.logged_in
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._core!r}>"
+
+    # -- a second session ----------------------------------------------------------------
+    @overload
+    def clone(self, *, asynchronous: None = None, encoding: Encoding | None = None,
+              auth: Auth | None = None, timeout: float | None = None,
+              transport: Any = ...) -> Self: ...
+    @overload
+    def clone(self, *, asynchronous: Literal[True], encoding: Encoding | None = None,
+              auth: Auth | None = None, timeout: float | None = None,
+              transport: Any = ...) -> AsyncAMIClient: ...
+    @overload
+    def clone(self, *, asynchronous: Literal[False], encoding: Encoding | None = None,
+              auth: Auth | None = None, timeout: float | None = None,
+              transport: Any = ...) -> AMIClient: ...
+
+    def clone(self, *, asynchronous: bool | None = None, encoding: Encoding | None = None,
+              auth: Auth | None = None, timeout: float | None = None,
+              transport: Any = ...) -> _Client:
+        """A second, not yet logged-in session: same URL, user, secret, encoding, auth, timeout.
+
+        It is a client of the same kind, or with ``asynchronous=True`` an
+        :class:`AsyncAMIClient` (``False``: an :class:`AMIClient`), e.g. for a poller that
+        runs beside the cells. ``encoding``, ``auth`` and ``timeout`` change those options
+        for the new session only. A transport given to this client is used by the clone
+        too when it serves the clone's kind (``httpx.MockTransport`` serves both);
+        otherwise pass ``transport=`` (``None``: httpx's default). The two sessions are
+        independent: each has its own cookie, WaitEvent and gaps, and each is closed on
+        its own. ::
+
+            >>> ami = AMIClient("http://127.0.0.1:8088", "hello", "world")
+            >>> ami.clone(asynchronous=True, encoding="mxml")
+            <AsyncAMIClient http://127.0.0.1:8088/mxml user='hello' cookie auth, not logged in>
+        """
+        kind: type[AMIClient | AsyncAMIClient]
+        if asynchronous is None:
+            kind = AsyncAMIClient if isinstance(self, AsyncAMIClient) else AMIClient
+        else:
+            kind = AsyncAMIClient if asynchronous else AMIClient
+        if transport is ...:
+            transport = self._transport
+            serves = httpx.AsyncBaseTransport if kind is AsyncAMIClient else httpx.BaseTransport
+            if transport is not None and not isinstance(transport, serves):
+                raise TypeError(
+                    f"this client's transport ({type(transport).__name__}) cannot serve an "
+                    f"{kind.__name__}: pass clone(transport=...) (None for httpx's default)")
+        twin = kind.__new__(kind)
+        twin._setup(self._core.clone(encoding=encoding, auth=auth, timeout=timeout), transport)
+        return twin
+
+    # -- the flow behind each action, for both clients -----------------------------------
+    def _hangup_flow(self, channel: str | None, cause: int | None,
+                     headers: dict[str, Any]) -> Flow[Message]:
+        given = canonical_headers("Hangup", headers)
+        given.setdefault("Channel", channel)
+        given.setdefault("Cause", cause)
+        return self._core.action_flow("Hangup", given)
+
+    def _command_flow(self, command: str, headers: dict[str, Any]) -> Flow[list[str]]:
+        flow = self._core.action_flow("Command", {"Command": command, **headers})
+        return _then(flow, lambda reply: reply.getall("Output"))
+
+    def _getvar_flow(self, variable: str, channel: str | None) -> Flow[str]:
+        flow = self._core.action_flow("Getvar", {"Variable": variable, "Channel": channel})
+        return _then(flow, lambda reply: reply.get("Value", ""))
+
+    def _setvar_flow(self, variable: str, value: str, channel: str | None) -> Flow[Message]:
+        return self._core.action_flow("Setvar", {"Variable": variable, "Value": value,
+                                                 "Channel": channel})
+
+    def _core_show_channels_flow(self) -> Flow[list[Message]]:
+        flow = self._core.action_flow("CoreShowChannels")
+        return _then(flow, lambda reply: [e for e in reply.events if e.name == "CoreShowChannel"])
+
+    def _list_commands_flow(self) -> Flow[dict[str, ActionInfo]]:
+        return _then(self._core.action_flow("ListCommands"), parse_list_commands)
+
+
+def _matches(event: Message, names: frozenset[str] | None) -> bool:
+    return names is None or (event.name or "").lower() in names
+
+
+def _names(names: Iterable[str] | None) -> frozenset[str] | None:
+    return None if names is None else frozenset(n.lower() for n in names)
+
+
+class AMIClient(_Client):
+    """A synchronous AMI-over-HTTP client, for notebook cells and scripts.
+
+    Args:
+        url: the server's base URL, e.g. ``http://127.0.0.1:8088``.
+        username, secret: a manager.conf user.
+        encoding: ``"rawman"`` (plain AMI text) or ``"mxml"`` (XML).
+        auth: ``"cookie"`` (Login action, ``mansession_id`` cookie) or ``"digest"``
+            (HTTP digest on ``/arawman`` or ``/amxml``, no Login action).
+        timeout: seconds to wait for an ordinary reply.
+        transport: an httpx transport (tests pass ``httpx.MockTransport``).
+
+    A context manager: logs in on enter, logs off on exit. Used without ``with`` it logs in
+    at the first action. Keyword names of the action methods are AMI header names, matched
+    case-insensitively (``channel=`` is ``Channel``). ::
+
+        with AMIClient("http://127.0.0.1:8088", "hello", "world") as ami:
+            ami.ping()["Ping"]          # 'Pong'
+
+    :meth:`clone` opens a second session for the same user.
+    """
+
+    def _http_client(self, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(transport=transport, cookies=_no_cookie_jar(),
+                            headers={"User-Agent": "amikit"})
+
+    def _run(self, flow: Flow[T]) -> T:
+        steps = _Steps(flow)
+        while (step := steps.next()) is not None:
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
+                continue
+            try:
+                steps.answer(self._http.request(step.method, step.url, headers=step.headers,
+                                                content=step.content, timeout=step.timeout))
+            except httpx.TransportError as exc:
+                steps.fail(step, exc)
+        return steps.value
 
     def login(self) -> Message:
         """Log in (cookie: the Login action; digest: a first authenticated Ping)."""
@@ -172,7 +326,7 @@ class _Actions:
 
     def ping(self, **headers: Any) -> Message:
         """``Ping``: the reply has ``Ping: Pong`` and the server's ``Timestamp``."""
-        return self.action("Ping", **headers)
+        return self._run(self._core.action_flow("Ping", headers))
 
     def originate(self, **headers: Any) -> Message:
         """``Originate`` a call (the book's table of headers).
@@ -185,44 +339,37 @@ class _Actions:
             client.originate(Channel="PJSIP/SOFTPHONE_A", Context="sets", Exten="103",
                              Priority=1, Async=True)
         """
-        return self.action("Originate", **headers)
+        return self._run(self._core.action_flow("Originate", headers))
 
     def redirect(self, **headers: Any) -> Message:
         """``Redirect`` a channel to Context/Exten/Priority; with ExtraChannel (and
         ExtraContext/ExtraExten/ExtraPriority) a second channel moves at the same time."""
-        return self.action("Redirect", **headers)
+        return self._run(self._core.action_flow("Redirect", headers))
 
     def hangup(self, channel: str | None = None, cause: int | None = None,
                **headers: Any) -> Message:
         """``Hangup`` a channel (a name, or ``/regex/`` for many) with an optional Cause."""
-        given = canonical_headers("Hangup", headers)
-        given.setdefault("Channel", channel)
-        given.setdefault("Cause", cause)
-        return self.action("Hangup", **given)
+        return self._run(self._hangup_flow(channel, cause, headers))
 
     def command(self, command: str, **headers: Any) -> list[str]:
         """Run a CLI ``Command`` and return its ``Output`` lines."""
-        flow = self._core.action_flow("Command", {"Command": command, **headers})
-        return self._run(_then(flow, lambda reply: reply.getall("Output")))
+        return self._run(self._command_flow(command, headers))
 
     def getvar(self, variable: str, channel: str | None = None) -> str:
         """The value of a variable or function (global when ``channel`` is None)."""
-        flow = self._core.action_flow("Getvar", {"Variable": variable, "Channel": channel})
-        return self._run(_then(flow, lambda reply: reply.get("Value", "")))
+        return self._run(self._getvar_flow(variable, channel))
 
     def setvar(self, variable: str, value: str, channel: str | None = None) -> Message:
         """Set a variable or function (global when ``channel`` is None)."""
-        return self.action("Setvar", Variable=variable, Value=value, Channel=channel)
+        return self._run(self._setvar_flow(variable, value, channel))
 
     def core_show_channels(self) -> list[Message]:
         """The ``CoreShowChannel`` events of every active channel."""
-        flow = self._core.action_flow("CoreShowChannels")
-        return self._run(_then(flow, lambda reply: [e for e in reply.events
-                                                    if e.name == "CoreShowChannel"]))
+        return self._run(self._core_show_channels_flow())
 
     def list_commands(self) -> dict[str, ActionInfo]:
         """The actions this user may run, by name, with synopsis and write classes."""
-        return self._run(_then(self._core.action_flow("ListCommands"), parse_list_commands))
+        return self._run(self._list_commands_flow())
 
     def wait_event(self, timeout: float = 20.0) -> list[Message]:
         """One ``WaitEvent``: the events queued for this session, waiting up to ``timeout`` s.
@@ -232,51 +379,6 @@ class _Actions:
         is already in flight on this client.
         """
         return self._run(self._core.wait_event_flow(timeout))
-
-
-def _matches(event: Message, names: frozenset[str] | None) -> bool:
-    return names is None or (event.name or "").lower() in names
-
-
-def _names(names: Iterable[str] | None) -> frozenset[str] | None:
-    return None if names is None else frozenset(n.lower() for n in names)
-
-
-class AMIClient(_Actions):
-    """A synchronous AMI-over-HTTP client, for notebook cells and scripts.
-
-    Args:
-        url: the server's base URL, e.g. ``http://127.0.0.1:8088``.
-        username, secret: a manager.conf user.
-        encoding: ``"rawman"`` (plain AMI text) or ``"mxml"`` (XML).
-        auth: ``"cookie"`` (Login action, ``mansession_id`` cookie) or ``"digest"``
-            (HTTP digest on ``/arawman`` or ``/amxml``, no Login action).
-        timeout: seconds to wait for an ordinary reply.
-        transport: an httpx transport (tests pass ``httpx.MockTransport``).
-
-    A context manager: logs in on enter, logs off on exit. Used without ``with`` it logs in
-    at the first action. ::
-
-        with AMIClient("http://127.0.0.1:8088", "hello", "world") as ami:
-            ami.ping()["Ping"]          # 'Pong'
-    """
-
-    def _http_client(self, transport: httpx.BaseTransport | None) -> httpx.Client:
-        return httpx.Client(transport=transport, cookies=_no_cookie_jar(),
-                            headers={"User-Agent": "amikit"})
-
-    def _run(self, flow: Flow[T]) -> T:
-        steps = _Steps(flow)
-        while (step := steps.next()) is not None:
-            if isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                continue
-            try:
-                steps.answer(self._http.request(step.method, step.url, headers=step.headers,
-                                                content=step.content, timeout=step.timeout))
-            except httpx.TransportError as exc:
-                steps.fail(step, exc)
-        return steps.value
 
     def events(self, timeout: float = 20.0, *, names: Iterable[str] | None = None,
                pause: float = 0.5, give_up_after: float = 30.0) -> Iterator[Message]:
@@ -298,7 +400,7 @@ class AMIClient(_Actions):
         """Close the HTTP connections (does not log off)."""
         self._http.close()
 
-    def __enter__(self) -> AMIClient:
+    def __enter__(self) -> Self:
         self.login()
         return self
 
@@ -312,10 +414,11 @@ class AMIClient(_Actions):
             self.close()
 
 
-class AsyncAMIClient(_Actions):
-    """The same client for asyncio (live widgets): every method returns an awaitable.
+class AsyncAMIClient(_Client):
+    """The same client for asyncio (live widgets): every action method is a coroutine.
 
-    ::
+    It takes the arguments of :class:`AMIClient`, and its methods are the same, each
+    documented there. ::
 
         async with AsyncAMIClient("http://127.0.0.1:8088", "hello", "world") as ami:
             reply = await ami.ping()
@@ -327,10 +430,7 @@ class AsyncAMIClient(_Actions):
         return httpx.AsyncClient(transport=transport, cookies=_no_cookie_jar(),
                                  headers={"User-Agent": "amikit"})
 
-    def _run(self, flow: Flow[T]) -> Awaitable[T]:  # type: ignore[override]
-        return self._drive(flow)
-
-    async def _drive(self, flow: Flow[T]) -> T:
+    async def _run(self, flow: Flow[T]) -> T:
         steps = _Steps(flow)
         while (step := steps.next()) is not None:
             if isinstance(step, Sleep):
@@ -343,13 +443,66 @@ class AsyncAMIClient(_Actions):
                 steps.fail(step, exc)
         return steps.value
 
+    async def login(self) -> Message:
+        """:meth:`AMIClient.login`, awaited."""
+        return await self._run(self._core.login_flow())
+
+    async def logoff(self) -> Message:
+        """:meth:`AMIClient.logoff`, awaited."""
+        return await self._run(self._core.logoff_flow())
+
+    async def action(self, name: str, /, *, check: bool = True, **headers: Any) -> Message:
+        """:meth:`AMIClient.action`, awaited."""
+        return await self._run(self._core.action_flow(name, headers, check=check))
+
+    async def ping(self, **headers: Any) -> Message:
+        """:meth:`AMIClient.ping`, awaited."""
+        return await self._run(self._core.action_flow("Ping", headers))
+
+    async def originate(self, **headers: Any) -> Message:
+        """:meth:`AMIClient.originate`, awaited."""
+        return await self._run(self._core.action_flow("Originate", headers))
+
+    async def redirect(self, **headers: Any) -> Message:
+        """:meth:`AMIClient.redirect`, awaited."""
+        return await self._run(self._core.action_flow("Redirect", headers))
+
+    async def hangup(self, channel: str | None = None, cause: int | None = None,
+                     **headers: Any) -> Message:
+        """:meth:`AMIClient.hangup`, awaited."""
+        return await self._run(self._hangup_flow(channel, cause, headers))
+
+    async def command(self, command: str, **headers: Any) -> list[str]:
+        """:meth:`AMIClient.command`, awaited."""
+        return await self._run(self._command_flow(command, headers))
+
+    async def getvar(self, variable: str, channel: str | None = None) -> str:
+        """:meth:`AMIClient.getvar`, awaited."""
+        return await self._run(self._getvar_flow(variable, channel))
+
+    async def setvar(self, variable: str, value: str, channel: str | None = None) -> Message:
+        """:meth:`AMIClient.setvar`, awaited."""
+        return await self._run(self._setvar_flow(variable, value, channel))
+
+    async def core_show_channels(self) -> list[Message]:
+        """:meth:`AMIClient.core_show_channels`, awaited."""
+        return await self._run(self._core_show_channels_flow())
+
+    async def list_commands(self) -> dict[str, ActionInfo]:
+        """:meth:`AMIClient.list_commands`, awaited."""
+        return await self._run(self._list_commands_flow())
+
+    async def wait_event(self, timeout: float = 20.0) -> list[Message]:
+        """:meth:`AMIClient.wait_event`, awaited."""
+        return await self._run(self._core.wait_event_flow(timeout))
+
     async def events(self, timeout: float = 20.0, *, names: Iterable[str] | None = None,
                      pause: float = 0.5, give_up_after: float = 30.0) -> AsyncIterator[Message]:
         """Poll WaitEvent for ever (see :meth:`AMIClient.events`)."""
         wanted = _names(names)
         while True:
-            batch = await self._drive(self._core.poll_flow(timeout, pause=pause,
-                                                           give_up_after=give_up_after))
+            batch = await self._run(self._core.poll_flow(timeout, pause=pause,
+                                                         give_up_after=give_up_after))
             for event in batch:
                 if _matches(event, wanted):
                     yield event
@@ -358,7 +511,7 @@ class AsyncAMIClient(_Actions):
         """Close the HTTP connections (does not log off)."""
         await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncAMIClient:
+    async def __aenter__(self) -> Self:
         await self.login()
         return self
 
@@ -370,4 +523,3 @@ class AsyncAMIClient(_Actions):
             pass
         finally:
             await self.close()
-

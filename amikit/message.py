@@ -14,18 +14,64 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, overload
+from typing import Any, SupportsIndex, overload
 
-__all__ = ["SECRET_HEADERS", "Message"]
+__all__ = ["MASK", "SECRET_HEADERS", "Headers", "Message"]
 
-#: Header names whose values never appear in a repr (compared case-insensitively).
+#: Header names whose values are secret (compared case-insensitively): never shown by a
+#: repr or :meth:`Message.redacted`, and never sent in a URL by the clients.
 SECRET_HEADERS = frozenset({"secret", "key"})
-_MASK = "********"
+#: What a secret value is shown as.
+MASK = "********"
 _REPR_HEADERS = 6
 _OK_RESPONSES = frozenset({"success", "goodbye", "follows"})
 _MISSING: Any = object()
 
 HeaderPairs = Iterable[tuple[str, str]]
+
+
+class Headers(tuple[tuple[str, str], ...]):
+    """A message's ``(name, value)`` pairs in wire order: an immutable tuple.
+
+    Immutable so that nothing can change a message's headers behind its case-insensitive
+    lookup index. It also compares equal to a *list* of the same pairs, so code written
+    when ``headers`` was a list keeps working; a slice is a :class:`Headers` too.
+
+        >>> headers = Message([("Event", "Hangup"), ("Cause", "16")]).headers
+        >>> headers[:1], headers == [("Event", "Hangup"), ("Cause", "16")]
+        (Headers((('Event', 'Hangup'),)), True)
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list):
+            other = tuple(other)
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, list):
+            other = tuple(other)
+        return super().__ne__(other)
+
+    __hash__ = tuple.__hash__
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Headers: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> tuple[str, str] | Headers:
+        if isinstance(index, slice):
+            return Headers(super().__getitem__(index))
+        return super().__getitem__(index)
+
+    def __repr__(self) -> str:
+        return f"Headers({tuple(self)!r})"
+
+
+def _masked(headers: Iterable[tuple[str, str]]) -> Headers:
+    return Headers((n, MASK if n.lower() in SECRET_HEADERS else v) for n, v in headers)
 
 
 def _split(text: str, sep: str) -> list[tuple[str, str]]:
@@ -55,13 +101,14 @@ class Message(Mapping[str, str]):
 
     Build one from pairs or a mapping (a list value repeats the header)::
 
-        >>> Message({"Action": "Originate", "Variable": ["A=1", "B=2"]}).headers
+        >>> list(Message({"Action": "Originate", "Variable": ["A=1", "B=2"]}).headers)
         [('Action', 'Originate'), ('Variable', 'A=1'), ('Variable', 'B=2')]
 
     Lookup (``msg[name]``, ``msg.get``, ``in``) ignores case and returns the first value;
     :meth:`getall` returns every value of a repeated header. Iteration and ``len`` see each
-    name once, in the spelling it first had. Parsers build messages lazily: the header list
-    is made from the message's text the first time it is read.
+    name once, in the spelling it first had. :attr:`headers` is immutable (a
+    :class:`Headers` tuple). Parsers build messages lazily: the header tuple is made from
+    the message's text the first time it is read.
 
     Attributes:
         body: the free text of a legacy ``Response: Follows`` reply (``None`` otherwise).
@@ -89,7 +136,7 @@ class Message(Mapping[str, str]):
                         f"Message headers are (str, str) pairs, got ({name!r}, {one!r})"
                     )
                 pairs.append((name, one))
-        self._headers: list[tuple[str, str]] | None = pairs
+        self._headers: Headers | None = Headers(pairs)
         self._text: str | None = None
         self._sep = "\r\n"
         self._index: dict[str, str] | None = None
@@ -114,13 +161,13 @@ class Message(Mapping[str, str]):
 
     # -- the header list -------------------------------------------------------------
     @property
-    def headers(self) -> list[tuple[str, str]]:
-        """Every ``(name, value)`` pair in wire order, repeated names kept."""
+    def headers(self) -> Headers:
+        """Every ``(name, value)`` pair in wire order, repeated names kept (immutable)."""
         headers = self._headers
         if headers is None:
             text, sep = self._text, self._sep
             assert text is not None
-            headers = self._headers = _split(text, sep)
+            headers = self._headers = Headers(_split(text, sep))
             if len(headers) != text.count(sep) + 1:  # an empty line, or one without ":"
                 self._defects.extend(_line_defects(text, sep))
         return headers
@@ -234,11 +281,24 @@ class Message(Mapping[str, str]):
         return response is not None and response.lower() in _OK_RESPONSES
 
     # -- display ---------------------------------------------------------------------
-    def _shown_headers(self) -> list[tuple[str, str]]:
-        return [(n, _MASK if n.lower() in SECRET_HEADERS else v) for n, v in self.headers]
+    def redacted(self) -> Message:
+        """A copy with the value of every ``Secret`` and ``Key`` header masked, as a repr shows it.
+
+        The copy keeps the body, the defects, ``received_at`` and the list items in
+        :attr:`events` (redacted too). Print or log this, never the message itself::
+
+            >>> login = Message([("Action", "Login"), ("Username", "hello"), ("Secret", "pw")])
+            >>> login.redacted().headers
+            Headers((('Action', 'Login'), ('Username', 'hello'), ('Secret', '********')))
+        """
+        copy = Message(_masked(self.headers), body=self.body, defects=self.defects)
+        copy.received_at = self.received_at
+        if self._events:
+            copy.events = [event.redacted() for event in self._events]
+        return copy
 
     def __repr__(self) -> str:
-        shown = self._shown_headers()
+        shown = _masked(self.headers)
         parts = [f"{n}={v!r}" for n, v in shown[:_REPR_HEADERS]]
         if len(shown) > _REPR_HEADERS:
             parts.append(f"... +{len(shown) - _REPR_HEADERS} more")
@@ -250,7 +310,7 @@ class Message(Mapping[str, str]):
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(n)}</th>"
             f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for n, v in self._shown_headers()
+            for n, v in _masked(self.headers)
         )
         body = f"<pre>{html.escape(self.body)}</pre>" if self.body is not None else ""
         return f"<table class='amikit-message'>{rows}</table>{body}"

@@ -47,7 +47,7 @@ def parse_mxml(data: bytes | str) -> list[Message]:
         >>> body = (b"<ajax-response>\\n<response type='object' id='unknown'><generic "
         ...         b"event='Hangup' cause='16' cause_txt='Normal Clearing' /></response>\\n"
         ...         b"</ajax-response>\\n")
-        >>> parse_mxml(body)[0].headers
+        >>> list(parse_mxml(body)[0].headers)
         [('Event', 'Hangup'), ('Cause', '16'), ('Cause-txt', 'Normal Clearing')]
 
     Raises :class:`~amikit.errors.ProtocolError` when the bytes are not a sequence of

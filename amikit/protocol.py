@@ -41,6 +41,7 @@ __all__ = [
     "action_headers",
     "encode_action",
     "encode_message",
+    "is_false",
     "is_true",
     "parse_manager_html",
     "parse_mxml",
@@ -56,7 +57,10 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUES = ("\r", "\n", "\0")
 
 
+# Asterisk's words for yes and no (ast_true and ast_false, main/utils.c); the one copy in
+# amikit, for the client, call files and the simulator alike.
 _TRUE_WORDS = frozenset({"yes", "true", "y", "t", "1", "on"})
+_FALSE_WORDS = frozenset({"no", "false", "n", "f", "0", "off"})
 
 
 def is_true(value: object) -> bool:
@@ -68,6 +72,20 @@ def is_true(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in _TRUE_WORDS
     return bool(value)
+
+
+def is_false(value: object) -> bool:
+    """Asterisk's ``ast_false``: no, false, n, f, 0 or off (any case) for text.
+
+    Not the negation of :func:`is_true`: a word that is neither (``maybe``, ``""``) is
+    neither true nor false, as in Asterisk. For anything but text, falsiness.
+
+        >>> is_false("OFF"), is_false("yes"), is_false("maybe"), is_false(0)
+        (True, False, False, True)
+    """
+    if isinstance(value, str):
+        return value.strip().lower() in _FALSE_WORDS
+    return not value
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -370,7 +388,7 @@ def encode_message(message: Message) -> bytes:
     return _render(message.headers, body)
 
 
-def _render(pairs: list[tuple[str, str]], body: str | None = None) -> bytes:
+def _render(pairs: Iterable[tuple[str, str]], body: str | None = None) -> bytes:
     text = "".join(f"{n}: {v}\r\n" for n, v in pairs)
     if body is not None:
         text += body + "\r\n"

@@ -46,7 +46,7 @@ from amikit.errors import (
     ProtocolError,
     SessionExpired,
 )
-from amikit.message import Message
+from amikit.message import SECRET_HEADERS, Message
 from amikit.protocol import action_headers, is_true, parse_mxml, parse_rawman
 
 __all__ = ["Gap", "HTTPRequest", "HTTPResponse", "SessionCore", "Sleep"]
@@ -63,8 +63,6 @@ MAX_BODY = 40960
 _COOKIE = "mansession_id"
 _NO_SESSION_ACTIONS = frozenset({"login", "logoff", "challenge"})
 _PERMISSION_DENIED = "permission denied"
-#: Headers whose values must not travel in a URL, where logs and proxies keep them.
-_SECRET_HEADERS = frozenset({"secret", "key"})
 
 
 @dataclass(frozen=True)
@@ -173,18 +171,35 @@ class SessionCore:
         state = "logged in" if self._state.logged_in else "not logged in"
         return f"{self.endpoint} user={self.username!r} {self.auth} auth, {state}"
 
+    def clone(self, *, encoding: Encoding | None = None, auth: Auth | None = None,
+              timeout: float | None = None) -> SessionCore:
+        """A new session with the same URL, user and secret: not logged in, no gaps.
+
+        Encoding, auth and timeout stay the same unless given. The secret is handed over
+        without ever leaving the object, so callers need not (and cannot) read it.
+
+            >>> core = SessionCore("http://127.0.0.1:8088", "hello", "world")
+            >>> core.clone(auth="digest")
+            http://127.0.0.1:8088/arawman user='hello' digest auth, not logged in
+        """
+        return SessionCore(self.url, self.username, self._secret,
+                           encoding=self.encoding if encoding is None else encoding,
+                           auth=self.auth if auth is None else auth,
+                           timeout=self.timeout if timeout is None else timeout,
+                           clock=self._clock, wall=self._wall)
+
     # -- flows -----------------------------------------------------------------------
     def login_flow(self) -> Flow[Message]:
         """Log in: the Login action (cookie) or a first authenticated Ping (digest)."""
         if self.auth == "digest":
-            reply = yield from self._exchange("Ping", {}, timeout=self.timeout)
+            reply = _given("Ping", (yield from self._exchange("Ping", {}, timeout=self.timeout)))
             self._state.logged_in = True
             return self._checked("Ping", reply)
         # a fresh session: a stale cookie would only be replaced by the server anyway
         self._state.cookie = None
-        reply = yield from self._exchange(
+        reply = _given("Login", (yield from self._exchange(
             "Login", {"Username": self.username, "Secret": self._secret}, timeout=self.timeout
-        )
+        )))
         if not reply.ok:
             self._state.logged_in = False
             raise AuthenticationError(
@@ -197,7 +212,7 @@ class SessionCore:
     def logoff_flow(self) -> Flow[Message]:
         """Log off and forget the session."""
         try:
-            reply = yield from self._exchange("Logoff", {}, timeout=self.timeout)
+            reply = _given("Logoff", (yield from self._exchange("Logoff", {}, timeout=self.timeout)))
         finally:
             self._state.logged_in = False
             self._state.cookie = None
@@ -223,7 +238,8 @@ class SessionCore:
             return (yield from self.login_flow())
         if lowered == "logoff":
             return (yield from self.logoff_flow())
-        reply = yield from self._with_session(name, headers, self._action_timeout(headers))
+        reply = _given(name, (yield from self._with_session(name, headers,
+                                                             self._action_timeout(headers))))
         return self._checked(name, reply) if check else reply
 
     def wait_event_flow(self, timeout: float = 20.0) -> Flow[list[Message]]:
@@ -331,7 +347,8 @@ class SessionCore:
         # GET as the book does; a POST form when the request line would be too long for
         # Asterisk (a POST's query string is ignored, so everything goes in the body) or
         # when it carries a secret, which a URL would leave in every log on the way.
-        secret = any(name.lower() in _SECRET_HEADERS for name, _ in pairs)
+        # (SECRET_HEADERS: the headers a repr masks are the ones a URL must not carry)
+        secret = any(name.lower() in SECRET_HEADERS for name, _ in pairs)
         if not secret and len(f"GET {target} HTTP/1.1\r\n".encode()) <= MAX_REQUEST_LINE:
             method, url, content, uri = "GET", self.endpoint + "?" + query, None, target
         else:
@@ -438,6 +455,13 @@ def _check_list_items(name: str, complete: Message, count: int) -> None:
     if stated is not None and stated.strip().isdigit() and int(stated) != count:
         raise ProtocolError(f"{name} list: {complete.name} says ListItems {stated}, "
                             f"{count} items arrived")
+
+
+def _given(name: str, reply: Message | None) -> Message:
+    """The reply of an action other than WaitEvent (only a WaitEvent may come back empty)."""
+    if reply is None:  # _read refuses an empty body for the others; kept for the type
+        raise ProtocolError(f"empty reply to {name}")
+    return reply
 
 
 def _is_permission_denied(reply: Message) -> bool:

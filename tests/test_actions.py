@@ -51,3 +51,32 @@ def test_parse_list_commands_on_the_real_reply(captures):
     assert actions["Ping"].privilege == ()
     assert actions["Originate"].privilege == ("originate", "all")
     assert actions["Hangup"].synopsis == "Hangup channel."
+
+
+def test_the_catalog_holds_only_what_the_client_uses():
+    """Write classes live in amikit.sim.perms alone; the simulator never reads the client's catalog."""
+    import ast
+    import dataclasses
+    import pathlib
+
+    import amikit.sim
+    from amikit.actions import ActionSpec
+
+    assert [f.name for f in dataclasses.fields(ActionSpec)] == ["name", "headers", "required", "one_of"]
+    imported = set()
+    for path in pathlib.Path(amikit.sim.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+                imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert not {"amikit.actions", "amikit.client", "amikit.session"} & imported
+
+
+@pytest.mark.parametrize(("text", "mask"), [("on", 0x7FFFFFFF), ("No", 0), ("yes", 0x7FFFFFFF),
+                                           ("off", 0), ("call,user", 2 | 64), ("7", 7)])
+def test_event_masks_use_asterisks_yes_and_no_words(text, mask):
+    from amikit.sim.manager_actions import event_mask
+
+    assert event_mask(text, 0x7FFFFFFF) == mask

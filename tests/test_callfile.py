@@ -231,3 +231,107 @@ def test_the_simulator_waits_for_a_file_written_in_place_to_be_closed(tmp_path):
         while time.monotonic() < deadline and not (done.exists() and "Status:" in done.read_text()):
             time.sleep(0.1)
     assert CallFile.parse(done.read_text()).status == "Completed"
+
+
+# -- one spool convention, honest states -------------------------------------------------
+def test_place_takes_the_spool_root_or_its_outgoing_directory(tmp_path):
+    (tmp_path / "outgoing").mkdir()
+    call = CallFile("Local/101@sets", context="sets", extension="103")
+    from_root = call.place(tmp_path, name="root.call")
+    from_outgoing = call.place(tmp_path / "outgoing", name="outgoing.call")
+    assert from_root == tmp_path / "outgoing" / "root.call"
+    assert from_outgoing == tmp_path / "outgoing" / "outgoing.call"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outgoing"], "nothing beside it"
+    # spool_status takes either as well
+    for spool in (tmp_path, tmp_path / "outgoing"):
+        assert sorted(e.path.name for e in spool_status(spool)) == ["outgoing.call", "root.call"]
+
+
+def _spool_file(tmp_path, text: str, mtime: float):
+    (tmp_path / "outgoing").mkdir(exist_ok=True)
+    path = tmp_path / "outgoing" / f"f{len(list((tmp_path / 'outgoing').iterdir()))}.call"
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_spool_status_tells_a_running_file_from_a_scheduled_one(tmp_path):
+    now = time.time()
+    body = "Channel: Local/1@sets\nExtension: 1\n"
+    # pbx_spool.c: an attempt appends StartRetry and moves the time on to the next retry
+    running = _spool_file(tmp_path, body + f"\nStartRetry: 7 1 ({int(now) + 300})\n", now + 300)
+    waiting = _spool_file(tmp_path, body + f"\nStartRetry: 7 1 ({int(now) + 300})\n"
+                          f"\nEndRetry: 7 1 ({int(now) - 5})\n", now + 300)
+    later = _spool_file(tmp_path, body, now + 300)
+    due = _spool_file(tmp_path, body, now - 1)
+    states = {e.path: e.state for e in spool_status(tmp_path, now=now)}
+    assert states == {running: "running", waiting: "scheduled", later: "scheduled", due: "pending"}
+
+
+def test_a_call_under_way_in_the_simulator_is_running(tmp_path):
+    with Simulator(port=0, speed=10, spool=tmp_path):
+        path = CallFile("Local/900@sets", application="Wait", data="30").place(tmp_path,
+                                                                              name="long.call")
+        states = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "running" not in states:
+            states = [e.state for e in spool_status(tmp_path) if e.path == path]
+            time.sleep(0.05)
+        assert "running" in states and "StartRetry" in path.read_text()
+
+
+def test_an_interrupt_while_cleaning_up_is_not_swallowed(tmp_path, monkeypatch):
+    (tmp_path / "outgoing").mkdir()
+
+    def rename(*_):
+        raise OSError("disk gone")
+
+    def unlink(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "unlink", unlink)
+    with pytest.raises(KeyboardInterrupt):
+        CallFile("Local/1@sets", extension="1").place(tmp_path)
+
+
+def test_one_comment_rule_for_call_files_and_config_files():
+    from amikit.callfile import strip_comment
+    from amikit.sim.config import read_conf
+
+    [section] = read_conf("[a]\nkey = x\\;y #not-a-comment ; comment\n")
+    assert section.get("key") == "x;y #not-a-comment"
+    assert strip_comment("Data: x\\;y #comment ; more") == "Data: x;y "
+    assert CallFile.parse("Channel: Local/1@x\nApplication: Wait\nData: a\\;b #c\n").data == "a;b"
+
+
+def _literal_strings(tree):
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Set | ast.List | ast.Tuple) and node.elts and all(
+                isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+            yield node.lineno, {e.value.lower() for e in node.elts}
+
+
+def test_asterisks_yes_words_and_comment_rule_are_written_once():
+    """amikit.protocol.is_true/is_false and callfile.strip_comment are the only copies."""
+    import ast
+    import pathlib
+    import re
+
+    import amikit
+
+    root = pathlib.Path(amikit.__file__).parent
+    words, comment_rules = [], []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        for line, strings in _literal_strings(tree):
+            if {"yes", "on", "true"} <= strings or {"no", "off", "false"} <= strings:
+                words.append(f"{path.relative_to(root)}:{line}")
+        words += [f"{path.relative_to(root)}: regex" for _ in re.finditer(r"yes\|true\|", text)]
+        comment_rules += [f"{path.relative_to(root)}:{node.name}" for node in ast.walk(tree)
+                          if isinstance(node, ast.FunctionDef) and "strip_comment" in node.name]
+    assert [w.split(":")[0] for w in words] == ["protocol.py", "protocol.py"], words
+    assert comment_rules == ["callfile.py:strip_comment"]

@@ -432,3 +432,104 @@ def test_async_client_has_the_same_surface():
     pong, event, actions = asyncio.run(main())
     assert pong["Ping"] == "Pong" and event.name == "Newchannel"
     assert actions == ["Login", "Ping", "WaitEvent", "Logoff"]
+
+
+# -- a second session: clone() -------------------------------------------------------------
+def test_clone_is_a_second_session_with_the_same_credentials_and_options():
+    script = Script([recorded(LOGIN), with_cookie(recorded(LOGIN), "second"), recorded(PING)])
+    ami = AMIClient(URL + "/asterisk", "hello", "s3cr3t", encoding="rawman", auth="cookie",
+                    timeout=4.5, transport=script.transport)
+    ami.login()
+    twin = ami.clone()
+    assert type(twin) is AMIClient and twin is not ami and not twin.logged_in
+    assert (twin.url, twin.endpoint, twin.username, twin.encoding, twin.auth, twin.timeout) == (
+        URL + "/asterisk", URL + "/asterisk/rawman", "hello", "rawman", "cookie", 4.5)
+    twin.login()
+    assert script.params(1) == {"Action": "Login", "Username": "hello", "Secret": "s3cr3t",
+                                "ActionID": script.params(1)["ActionID"]}
+    twin.ping()  # on the clone's own cookie, not the first session's
+    assert script.requests[2].headers["Cookie"] == 'mansession_id="second"'
+    assert ami.logged_in and twin.logged_in and ami.gaps == twin.gaps == []
+    assert "s3cr3t" not in repr(twin)
+
+
+def test_clone_may_change_options_for_the_new_session_only():
+    ami = AMIClient(URL, "hello", "world")
+    twin = ami.clone(encoding="mxml", auth="digest", timeout=2)
+    assert (twin.endpoint, twin.encoding, twin.auth, twin.timeout) == (URL + "/amxml", "mxml",
+                                                                      "digest", 2)
+    assert (ami.endpoint, ami.encoding, ami.auth, ami.timeout) == (URL + "/rawman", "rawman",
+                                                                  "cookie", 10.0)
+
+
+def test_async_twin_of_a_sync_client_and_back():
+    script = Script([recorded(LOGIN), recorded(PING), recorded("01_login/rawman/013_logoff")])
+    ami = AMIClient(URL, "hello", "world", transport=script.transport, timeout=3)
+    twin = ami.clone(asynchronous=True)
+    assert type(twin) is AsyncAMIClient and (twin.url, twin.timeout) == (URL, 3)
+
+    async def main():
+        async with twin as session:
+            return await session.ping()
+
+    assert asyncio.run(main())["Ping"] == "Pong"
+    assert script.actions() == ["Login", "Ping", "Logoff"] and script.params(0)["Secret"] == "world"
+    assert type(twin.clone()) is AsyncAMIClient
+    assert type(twin.clone(asynchronous=False)) is AMIClient
+
+
+def test_clone_refuses_a_transport_of_the_wrong_kind():
+    ami = AMIClient(URL, "hello", "world", transport=httpx.HTTPTransport())
+    with pytest.raises(TypeError, match="transport="):
+        ami.clone(asynchronous=True)
+    assert type(ami.clone(asynchronous=True, transport=None)) is AsyncAMIClient
+    assert type(ami.clone()) is AMIClient  # the same kind shares it
+
+
+def test_async_client_methods_are_coroutines_typed_like_the_sync_ones():
+    import inspect
+    import typing
+
+    names = [n for n, f in vars(AMIClient).items() if callable(f) and not n.startswith("_")]
+    assert {"login", "ping", "originate", "command", "wait_event", "list_commands"} <= set(names)
+    for name in names:
+        sync, coro = getattr(AMIClient, name), getattr(AsyncAMIClient, name)
+        assert inspect.signature(sync).parameters.keys() == inspect.signature(coro).parameters.keys()
+        if name == "events":
+            assert inspect.isasyncgenfunction(coro)
+            continue
+        assert inspect.iscoroutinefunction(coro), f"AsyncAMIClient.{name} is not a coroutine"
+        want = typing.get_type_hints(sync, vars(amikit.client))["return"]
+        assert typing.get_type_hints(coro, vars(amikit.client))["return"] == want, name
+
+
+# -- the widgets and the command line need nothing private -------------------------------
+def test_no_module_reads_a_clients_or_messages_private_parts():
+    """What widgets and the CLI need is public: clone(), endpoint, username, redacted()."""
+    import ast
+    import pathlib
+
+    private = {"_core", "_secret", "_shown_headers", "_credentials"}
+    root = pathlib.Path(amikit.client.__file__).parent
+    reaches = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in private
+                    and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
+                reaches.append(f"{path.relative_to(root)}:{node.lineno} .{node.attr}")
+    assert reaches == []
+
+
+def test_connect_panel_logs_in_a_clone_of_a_given_client():
+    from amikit.widgets import ConnectPanel
+
+    script = Script([recorded("04_lists/rawman/001_login"), recorded("04_lists/rawman/020_coresettings"),
+                     recorded("04_lists/rawman/006_listcommands")])
+    template = AMIClient(URL, "hello", "pw-in-the-client", encoding="rawman",
+                         transport=script.transport)
+    panel = ConnectPanel(client=template)
+    assert (panel.url.value, panel.username.value, panel.secret.value) == (URL, "hello", "")
+    client = panel.connect()
+    assert client is not None and client is not template and client.logged_in
+    assert script.params(0)["Secret"] == "pw-in-the-client" and not template.logged_in
+    assert "Connected" in panel.status.value and "pw-in-the-client" not in panel.status.value

@@ -79,3 +79,55 @@ def test_events_default_empty_and_settable():
     assert reply.events == []
     reply.events = [Message([("Event", "X")])]
     assert reply.events[0].name == "X"
+
+
+# -- immutable headers, redacted copies ----------------------------------------------------
+@pytest.mark.parametrize("msg", [
+    Message([("Event", "Hangup"), ("Cause", "16")]),
+    parse_rawman(b"Event: Hangup\r\nCause: 16\r\n\r\n")[0],
+], ids=["built", "parsed"])
+def test_headers_are_an_immutable_tuple(msg):
+    headers = msg.headers
+    assert isinstance(headers, tuple) and headers == (("Event", "Hangup"), ("Cause", "16"))
+    with pytest.raises(AttributeError):
+        headers.append(("Cause", "17"))  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        headers[0] = ("Event", "Newchannel")  # type: ignore[index]
+    assert msg["cause"] == "16" and msg.getall("Cause") == ["16"] and len(msg) == 2
+    # read as before: equal to a list of the same pairs, slices included
+    assert headers == [("Event", "Hangup"), ("Cause", "16")] and headers[:1] == [("Event", "Hangup")]
+    assert headers != [("Event", "Hangup")] and hash(headers) == hash(tuple(headers))
+
+
+def test_redacted_masks_secret_and_key_like_the_repr():
+    login = Message([("Action", "Login"), ("Username", "hello"), ("Secret", "pw-1"),
+                     ("key", "pw-2")], body="text")
+    login.received_at = 12.5
+    login.events = [Message([("Event", "X"), ("Secret", "pw-3")])]
+    copy = login.redacted()
+    assert copy.headers == [("Action", "Login"), ("Username", "hello"), ("Secret", "********"),
+                            ("key", "********")]
+    assert copy.body == "text" and copy.received_at == 12.5
+    assert copy.events[0]["Secret"] == "********" and copy.events[0].name == "X"
+    assert repr(copy) == repr(login) and "pw-" not in repr(copy) + copy._repr_html_()
+    assert login["Secret"] == "pw-1" and login.events[0]["Secret"] == "pw-3", "the original is kept"
+    plain = Message([("Event", "Hangup")])
+    assert plain.redacted() == plain and plain.redacted() is not plain
+
+
+def test_secret_header_names_are_written_once():
+    """message.SECRET_HEADERS is the one list: no module keeps its own {"secret", "key"}."""
+    import ast
+    import pathlib
+
+    import amikit
+
+    root = pathlib.Path(amikit.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            strings = [e.value.lower() for e in getattr(node, "elts", None) or ()
+                       if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+            if sorted(strings) == ["key", "secret"]:
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert len(found) == 1 and found[0].startswith("message.py:"), found

@@ -7,7 +7,7 @@ from amikit import AMIClient, EventLog, Simulator
 from amikit.progress import progress
 
 
-def test_quiet_for_quick_work_and_a_text_bar_for_slow_work():
+def test_quiet_for_quick_work_and_tqdms_text_bar_for_slow_work():
     quick = io.StringIO()
     with progress(10, "quick", stream=quick) as advance:
         advance(10)
@@ -17,8 +17,25 @@ def test_quiet_for_quick_work_and_a_text_bar_for_slow_work():
         for _ in range(4):
             time.sleep(0.03)
             advance()
-    text = slow.getvalue()
-    assert "slow [" in text and text.rstrip().endswith("4/4")
+    last = slow.getvalue().rstrip("\n").split("\r")[-1]
+    assert last.startswith("slow: 100%|") and " 4/4 [" in last, last  # tqdm's own bar
+
+
+def test_the_bar_is_tqdm_auto(monkeypatch):
+    """No stream: tqdm.auto chooses (its widget in a notebook, its text bar in a terminal)."""
+    import tqdm.auto
+
+    made = []
+
+    class Recorder(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **{**kwargs, "disable": True})
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recorder)
+    with progress(5, "events", delay=2) as advance:
+        advance(5)
+    assert made == [{"total": 5, "desc": "events", "delay": 2, "file": None}]
 
 
 def test_event_log_collects_with_progress():

@@ -15,6 +15,7 @@ import pathlib
 from dataclasses import dataclass, field
 from importlib import resources
 
+from amikit.callfile import strip_comment
 from amikit.errors import AMIError
 from amikit.protocol import is_true
 from amikit.sim.perms import parse_perms
@@ -45,21 +46,6 @@ class Section:
         return default
 
 
-def _strip_comment(line: str) -> str:
-    out = []
-    i = 0
-    while i < len(line):
-        if line[i] == "\\" and line[i + 1:i + 2] == ";":
-            out.append(";")
-            i += 2
-            continue
-        if line[i] == ";":
-            break
-        out.append(line[i])
-        i += 1
-    return "".join(out).strip()
-
-
 def read_conf(text: str, path: str = "<config>") -> list[Section]:
     """Sections of an Asterisk-style config file (``key = value`` and ``key => value``).
 
@@ -72,7 +58,7 @@ def read_conf(text: str, path: str = "<config>") -> list[Section]:
     by_name: dict[str, Section] = {}
     current: Section | None = None
     for number, raw in enumerate(text.splitlines(), 1):
-        line = _strip_comment(raw)
+        line = strip_comment(raw, hash_comments=False).strip()
         if not line:
             continue
         if line.startswith("["):

@@ -15,6 +15,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from amikit.protocol import is_false, is_true
 from amikit.sim import perms
 from amikit.sim.events import Event
 from amikit.sim.replies import Pairs, error, header, response
@@ -226,13 +227,12 @@ class ManagerActions:
 def event_mask(text: str, readperm: int) -> int:
     """``strings_to_mask``: digits, a true/false word, or a class list; ANDed with read."""
     text = text.strip()
-    lowered = text.lower()
     if text.isdigit():
         mask = int(text)
-    elif lowered in ("on", "yes", "true", "y", "t", "1"):
-        mask = perms.ALL
-    elif lowered in ("off", "no", "false", "n", "f", "0"):
+    elif is_false(text):  # ast_false before ast_true, as strings_to_mask asks
         mask = 0
+    elif is_true(text):
+        mask = perms.ALL
     else:
         mask = 0
         for name in text.split(","):

@@ -25,11 +25,11 @@ import ctypes.util
 import logging
 import os
 import pathlib
-import re
 import struct
 import time
 
-from amikit.callfile import CallFile, CallFileError
+from amikit.callfile import CallFile, CallFileError, strip_comment
+from amikit.protocol import is_true
 from amikit.sim.pbx import PBX
 from amikit.sim.variables import split_callerid
 
@@ -148,8 +148,7 @@ class Spool:
             call = CallFile.parse(text)
         except CallFileError as exc:
             log.warning("call file %s cannot be used: %s", path.name, exc)
-            archive = re.search(r"(?im)^\s*archive\s*:\s*(yes|true|y|t|1|on)\b", text)
-            self._finish(path, "Failed", bool(archive))
+            self._finish(path, "Failed", _archive_asked(text))
             return
         pid = os.getpid()
         retries = call.max_retries or 0
@@ -184,6 +183,16 @@ class Spool:
         else:
             path.unlink(missing_ok=True)
         log.info("call file %s: %s", path.name, status)
+
+
+def _archive_asked(text: str) -> bool:
+    """Whether a call file that cannot be used still asks to be archived (its last Archive line)."""
+    asked = False
+    for line in text.splitlines():
+        key, colon, value = strip_comment(line).partition(":")
+        if colon and key.strip().lower() == "archive":
+            asked = is_true(value)
+    return asked
 
 
 def _append(path: pathlib.Path, text: str) -> None:

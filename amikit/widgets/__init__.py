@@ -15,6 +15,7 @@ import os
 
 import ipywidgets as w
 
+from amikit.client import AMIClient
 from amikit.widgets.composer import ActionComposer
 from amikit.widgets.connect import ConnectPanel
 from amikit.widgets.diagnose import Diagnosis, diagnose
@@ -30,23 +31,26 @@ def explore(url: str | None = None, username: str = "hello", secret: str | None 
 
     With no ``url`` and no ``AMIKIT_URL`` it starts the embedded simulator and says so.
     """
-    note = ""
     if url is None:
         from amikit.lab import find_pbx
 
         pbx = find_pbx(quiet=True)
-        url, username, secret = pbx.url, pbx.username, pbx._secret
+        # the PBX's own client carries the secret: the panel logs in a clone of it
+        panel = ConnectPanel(client=pbx.client())
         note = ("No AMIKIT_URL: this is amikit's simulated Asterisk." if pbx.simulated
-                else f"Using {url} from AMIKIT_URL.")
-    secret = secret if secret is not None else os.environ.get("AMIKIT_SECRET", "")
-    panel = ConnectPanel(url, username, secret)
+                else f"Using {pbx.url} from AMIKIT_URL.")
+        ready = True
+    else:
+        secret = secret if secret is not None else os.environ.get("AMIKIT_SECRET", "")
+        panel = ConnectPanel(url, username, secret)
+        note, ready = "", bool(secret)
     composer = ActionComposer()
     events = w.VBox([w.HTML("Connect first.")])
     timeline = w.VBox([w.HTML("Connect first.")])
     tabs = w.Tab(children=[w.VBox([w.HTML(note), panel]), composer, events, timeline],
                  titles=("Connect", "Actions", "Events", "Timeline"))
 
-    def connected(client) -> None:
+    def connected(client: AMIClient) -> None:
         composer.use(client)
         monitor = EventMonitor(client)
         events.children = [monitor]
@@ -55,7 +59,7 @@ def explore(url: str | None = None, username: str = "hello", secret: str | None 
         tabs.monitor = monitor
 
     panel.on_connect(connected)
-    if secret:
+    if ready:
         panel.connect()
     tabs.panel, tabs.composer = panel, composer
     return tabs

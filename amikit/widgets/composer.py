@@ -11,7 +11,7 @@ import ipywidgets as w
 from amikit.actions import CATALOG, parse_command_help
 from amikit.client import AMIClient
 from amikit.errors import AMIError
-from amikit.message import SECRET_HEADERS, Message
+from amikit.message import Message
 from amikit.protocol import action_headers
 
 __all__ = ["ActionComposer"]
@@ -141,9 +141,9 @@ class ActionComposer(w.VBox):
         except AMIError as error:
             self.preview.value = f"<b style='color:#D55E00'>{html.escape(str(error))}</b>"
             return
-        shown = [(n, "********" if n.lower() in SECRET_HEADERS else v) for n, v in pairs]
+        shown = Message(pairs).redacted().headers
         text = "".join(f"{n}: {v}\n" for n, v in shown) + "\n"
-        endpoint = self.client._core.endpoint if self.client else "http://…/rawman"
+        endpoint = self.client.endpoint if self.client else "http://…/rawman"
         url = f"{endpoint}?{urlencode(shown)}"
         warn = (f"<div style='color:#D55E00'>required: {', '.join(sorted(missing))}</div>"
                 if missing else "")
@@ -159,7 +159,7 @@ class ActionComposer(w.VBox):
         self.history_box.options = [f"{i + 1}. {n}" for i, (n, _) in enumerate(self.history)]
         table = reply._repr_html_() + "".join(e._repr_html_() for e in reply.events[:50])
         self.reply.value = table
-        raw = "".join(f"{n}: {v}\n" for n, v in reply._shown_headers())
+        raw = "".join(f"{n}: {v}\n" for n, v in reply.redacted().headers)
         self.raw.children[0].value = f"<pre>{html.escape(raw)}</pre>"
         self.code.value = f"<pre>{html.escape(_python(name, headers))}</pre>"
         return reply

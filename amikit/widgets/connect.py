@@ -33,16 +33,28 @@ class ConnectPanel(w.VBox):
 
     ``panel.client`` is the connected :class:`~amikit.AMIClient` (None before), and each
     function added with ``on_connect`` is called with it.
+
+    Given ``client=`` (an :class:`~amikit.AMIClient`, e.g. ``find_pbx().client()``), the
+    form starts from its URL, user, encoding and auth, and while the Secret field is left
+    empty for that URL and user, Connect logs in a :meth:`~amikit.AMIClient.clone` of it:
+    the secret is used without being read back or shown in the form.
     """
 
     def __init__(self, url: str = "http://127.0.0.1:8088", username: str = "",
-                 secret: str = "") -> None:
+                 secret: str = "", *, client: AMIClient | None = None) -> None:
+        self._template = client
+        if client is not None:
+            url, username = client.url, client.username
         self.url = w.Text(value=url, description="URL")
         self.username = w.Text(value=username, description="Username")
-        self.secret = w.Password(value=secret, description="Secret")
-        self.encoding = w.Dropdown(options=["rawman", "mxml"], value="rawman",
+        self.secret = w.Password(value=secret, description="Secret",
+                                 placeholder="the client's" if client is not None else "")
+        self.encoding = w.Dropdown(options=["rawman", "mxml"],
+                                   value=client.encoding if client is not None else "rawman",
                                    description="Encoding")
-        self.auth = w.Dropdown(options=["cookie", "digest"], value="cookie", description="Auth")
+        self.auth = w.Dropdown(options=["cookie", "digest"],
+                               value=client.auth if client is not None else "cookie",
+                               description="Auth")
         self.button = w.Button(description="Connect", button_style="primary", icon="plug")
         self.status = w.HTML()
         self.client: AMIClient | None = None
@@ -57,8 +69,13 @@ class ConnectPanel(w.VBox):
 
     def connect(self) -> AMIClient | None:
         """Log in with the form's values; returns the client, or None (error shown)."""
-        client = AMIClient(self.url.value.strip(), self.username.value, self.secret.value,
-                           encoding=self.encoding.value, auth=self.auth.value)
+        template, url = self._template, self.url.value.strip()
+        if (template is not None and not self.secret.value
+                and (url, self.username.value) == (template.url, template.username)):
+            client = template.clone(encoding=self.encoding.value, auth=self.auth.value)
+        else:
+            client = AMIClient(url, self.username.value, self.secret.value,
+                               encoding=self.encoding.value, auth=self.auth.value)
         try:
             client.login()
             settings = client.action("CoreSettings", check=False)

@@ -50,33 +50,33 @@ class Diagnosis:
 
 def diagnose(client: AMIClient, *, wait: float = 3.0) -> Diagnosis:
     """Check, with a session of its own, whether events reach this user, and say why not."""
-    core = client._core
+    user = client.username
     result = Diagnosis()
-    probe = AMIClient(core.url, core.username, core._secret, encoding=core.encoding,
-                      auth=core.auth)
+    probe = client.clone()  # a fresh session, so this one's filters and waiters do not matter
     try:
         probe.login()
     except AMIError as error:
-        result.findings.append(f"Cannot log in as {core.username!r}: {error}")
+        probe.close()
+        result.findings.append(f"Cannot log in as {user!r}: {error}")
         return result
     try:
         try:
-            lines = probe.command(f"manager show user {core.username}")
+            lines = probe.command(f"manager show user {user}")
             read = next((ln.split(":", 1)[1].strip() for ln in lines
                          if re.match(r"\s*read perm", ln)), None)
             if read is not None:
                 result.read_classes = [c.strip() for c in read.split(",") if c.strip()]
-                result.findings.append(f"User {core.username!r} may read: {read}.")
+                result.findings.append(f"User {user!r} may read: {read}.")
         except AMIError:
             result.findings.append(
-                f"The read classes of {core.username!r} are unknown: 'manager show user' needs "
+                f"The read classes of {user!r} are unknown: 'manager show user' needs "
                 "the command class, which this user lacks.")
         if result.read_classes is not None:
             missing = [c for c in _EVENT_CLASSES if c not in result.read_classes
                        and "all" not in result.read_classes]
             if missing:
                 result.advice.append(
-                    f"Add {', '.join(missing)} to 'read =' in [{core.username}] of manager.conf "
+                    f"Add {', '.join(missing)} to 'read =' in [{user}] of manager.conf "
                     f"for {'; '.join(_EVENT_CLASSES[c] for c in missing)}, then 'manager reload'.")
         probe.wait_event(0)
         try:

@@ -40,7 +40,7 @@ def _print_messages(messages: Iterable[Message], as_json: bool, out=None) -> int
     out = out or sys.stdout
     count = 0
     for msg in messages:
-        shown = msg._shown_headers()
+        shown = msg.redacted().headers
         if as_json:
             out.write(json.dumps({"headers": shown, "defects": msg.defects},
                                  ensure_ascii=False) + "\n")
@@ -217,11 +217,10 @@ def _lab(args: argparse.Namespace) -> int:
            "AMIKIT_SPOOL": str(spool)}
     print(f"amikit lab: simulated Asterisk at {sim.url} (hello / world), spool {spool}",
           flush=True)
-    command = [jupyter, "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={args.port}",
-               f"--ServerApp.root_dir={notebooks}"]
-    if args.no_browser:
-        command.append("--no-browser")
-    command += [a for a in args.jupyter_args if a != "--"]
+    from amikit.lab import jupyter_lab_command
+
+    command = jupyter_lab_command(jupyter, port=args.port, root_dir=notebooks,
+                                  open_browser=not args.no_browser, extra=args.jupyter_args)
     _stop_on_sigterm()
     lab = subprocess.Popen(command, env=env)
     try:

@@ -9,25 +9,29 @@ Every teaching notebook starts the same way::
 With ``AMIKIT_URL`` set (and ``AMIKIT_USER``, ``AMIKIT_SECRET``; ``amikit lab`` and the
 Binder start script set them) it talks to that server; otherwise it starts the embedded
 simulator. The secret is never typed into a cell nor shown by a repr.
+
+``amikit lab`` runs the ``jupyter lab`` command of :func:`jupyter_lab_command`.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from amikit.client import AMIClient
 from amikit.errors import AMIError
 from amikit.sim import Simulator
 
-__all__ = ["PBX", "find_pbx"]
+__all__ = ["FoundPBX", "find_pbx", "jupyter_lab_command"]
 
 
 @dataclass
-class PBX:
+class FoundPBX:
     """Where a notebook's AMI is: base URL, user, and the simulator when amikit started one."""
 
     url: str
@@ -59,7 +63,7 @@ class PBX:
         return f"<PBX {kind} at {self.url} as {self.username!r}>"
 
 
-def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> PBX:
+def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> FoundPBX:
     """The PBX named by ``AMIKIT_URL``, or a freshly started simulator (``speed`` for it).
 
     ``AMIKIT_SPOOL`` names the spool directory call files go to (with a real Asterisk on
@@ -71,7 +75,7 @@ def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> PBX:
         user, secret = os.environ.get("AMIKIT_USER"), os.environ.get("AMIKIT_SECRET")
         if not user or not secret:
             raise AMIError("AMIKIT_URL is set: set AMIKIT_USER and AMIKIT_SECRET too")
-        pbx = PBX(url.rstrip("/"), user, secret,
+        pbx = FoundPBX(url.rstrip("/"), user, secret,
                   spool=pathlib.Path(spool_env) if spool_env else None)
         if not quiet:
             print(f"Using the Asterisk at {pbx.url} (from AMIKIT_URL) as {user!r}.")
@@ -79,8 +83,39 @@ def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> PBX:
     spool = pathlib.Path(spool_env) if spool_env else pathlib.Path(
         tempfile.mkdtemp(prefix="amikit-spool-"))
     sim = Simulator(port=0, speed=speed, spool=spool).start()
-    pbx = PBX(sim.url, "hello", "world", simulator=sim, spool=spool)
+    pbx = FoundPBX(sim.url, "hello", "world", simulator=sim, spool=spool)
     if not quiet:
         print(f"No AMIKIT_URL set: started amikit's simulated Asterisk at {sim.url} "
               f"(user 'hello', the book's example account; spool {spool}).")
     return pbx
+
+
+#: How a JupyterLab command line says that running as root is fine.
+_ALLOW_ROOT = ("--allow-root", "--ServerApp.allow_root=True", "--ServerApp.allow_root=true")
+
+
+def _is_root() -> bool:
+    geteuid = getattr(os, "geteuid", None)  # absent on Windows, where there is no root
+    return geteuid is not None and geteuid() == 0
+
+
+def jupyter_lab_command(jupyter: str, *, port: int, root_dir: str | os.PathLike[str],
+                        open_browser: bool = True, extra: Sequence[str] = (),
+                        stderr: TextIO | None = None) -> list[str]:
+    """The ``jupyter lab`` command line of ``amikit lab``: bound to 127.0.0.1 on ``port``
+    (0: a free one), serving ``root_dir``, then the ``extra`` options given after ``--``.
+
+    JupyterLab refuses to run as root unless told ``--allow-root``; containers and
+    workshop VMs often run everything as root, so as root this adds the option and says so
+    on ``stderr`` (default ``sys.stderr``).
+    """
+    command = [jupyter, "lab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               f"--ServerApp.root_dir={os.fspath(root_dir)}"]
+    if not open_browser:
+        command.append("--no-browser")
+    options = [a for a in extra if a != "--"]
+    if _is_root() and not any(a in _ALLOW_ROOT for a in options):
+        print("amikit lab: running as root (a container?): starting JupyterLab with "
+              "--allow-root", file=stderr or sys.stderr, flush=True)
+        command.append("--allow-root")
+    return command + options

@@ -50,12 +50,18 @@ def _num(times: pd.Series) -> np.ndarray:
     return out
 
 
-def _bars(starts: np.ndarray, ends: np.ndarray, lanes: np.ndarray, height: float) -> list:
+def _bars(starts: np.ndarray, ends: np.ndarray, lanes: np.ndarray,
+          height: float) -> list[np.ndarray]:
+    """One rectangle (4 corners) per bar with a known start and end."""
     ok = ~(np.isnan(starts) | np.isnan(ends)) & (ends >= starts)
     s, e, y = starts[ok], ends[ok], lanes[ok]
     half = height / 2
-    return np.stack([np.stack([s, y - half], 1), np.stack([e, y - half], 1),
-                     np.stack([e, y + half], 1), np.stack([s, y + half], 1)], 1)
+    return list(np.stack([np.stack([s, y - half], 1), np.stack([e, y - half], 1),
+                          np.stack([e, y + half], 1), np.stack([s, y + half], 1)], 1))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[str] | None = None,
@@ -68,6 +74,9 @@ def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[st
     from an event frame; the hangup cause is marked at
     the end of each lane, bridged channels are joined by a thin line, and the events named
     in ``events`` (e.g. ``["DialBegin", "Hangup"]``) are ticked on their lanes.
+
+    Any event frame draws: a call without bridges, a frame of only Newchannel and Hangup
+    events, or one without a ``Timestamp`` (lanes without bars, said in the title).
     """
     is_events = "Event" in data
     chans = tables.channels(data) if is_events else data
@@ -91,32 +100,53 @@ def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[st
     ax.add_collection(PolyCollection(_bars(answered, ended, lanes, 0.6),
                                      facecolors=STATE_COLOURS["up"], edgecolors="none",
                                      label="up", gid="up"))
-    if is_events and "Uniqueid" in data:
+    timed = is_events and {"Uniqueid", "Timestamp"} <= set(data.columns)
+    if timed:
         _draw_spans(ax, data, lane_of)
-    hung = chans["hungup"].notna().to_numpy()
+    hung = chans["hungup"].notna().to_numpy() & ~np.isnan(ended)
     ax.scatter(ended[hung], lanes[hung], marker="|", s=120, color=_HANGUP_COLOUR, zorder=3,
                label="hangup", gid="hangup")
     if len(chans) <= max_labels:
+        times = np.r_[created, ended]
+        middle = (np.nanmin(times) + np.nanmax(times)) / 2 if np.isfinite(times).any() else 0
         for y, x, cause in zip(lanes[hung], ended[hung], chans.loc[hung, "Cause-txt"],
                                strict=False):
-            if isinstance(cause, str):
-                ax.annotate(cause, (x, y), xytext=(4, 0), textcoords="offset points",
-                            va="center", fontsize=7, color=_HANGUP_COLOUR)
-    if is_events and events:
+            if isinstance(cause, str) and cause:
+                # Each label goes on the roomier side of its hangup mark, inside the axes:
+                # always to the right would need seconds of empty axis after the last hangup.
+                after = x < middle
+                ax.annotate(cause, (x, y), xytext=(4 if after else -4, 0),
+                            textcoords="offset points", ha="left" if after else "right",
+                            va="center", fontsize=7, color=_HANGUP_COLOUR, gid="cause",
+                            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
+                                  "edgecolor": "none", "alpha": 0.7})
+    if timed and events:
         _tick_events(ax, data, lane_of, events)
     _finish_lanes(ax, chans, lanes, created, ended, max_labels)
-    ax.set_title(title or f"Channel timeline: {len(chans)} channels, "
-                          f"{chans['_call'].nunique()} calls")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    untimed = "" if np.isfinite(created).any() or np.isfinite(ended).any() else \
+        " (no event times)"
+    ax.set_title(title or f"Channel timeline: {_plural(len(chans), 'channel')}, "
+                          f"{_plural(chans['_call'].nunique(), 'call')}{untimed}")
+    # beside the lanes, not over them: the x-axis ends where the calls end
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8, frameon=False)
     return ax
 
 
 def _intervals(data: pd.DataFrame, lane_of: dict[str, float], start: str, stop: str,
                group: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts, stops, lanes) of each channel's spans between ``start`` and ``stop`` events."""
+    """(starts, stops, lanes) of each channel's spans between ``start`` and ``stop`` events.
+
+    Empty when the frame has no such events or lacks the ``group`` column (a frame without
+    bridge events has no ``BridgeUniqueid`` at all).
+    """
+    none = np.zeros(0), np.zeros(0), np.zeros(0)
+    if group is not None and group not in data:
+        return none
     ev = data[data["Event"].isin([start, stop]) & data["Uniqueid"].notna()]
     ev = ev.assign(_lane=ev["Uniqueid"].astype(str).map(lane_of), _t=_num(ev["Timestamp"]))
     ev = ev[ev["_lane"].notna()]
+    if ev.empty:
+        return none
     keys = [ev["Uniqueid"].astype(str)] + ([ev[group].astype(str)] if group else [])
     spans = []
     for _, one in ev.groupby(keys, sort=False):
@@ -125,7 +155,7 @@ def _intervals(data: pd.DataFrame, lane_of: dict[str, float], start: str, stop: 
         for i, begin in enumerate(opened):
             spans.append((begin, closed[i] if i < len(closed) else np.nan, one["_lane"].iloc[0]))
     if not spans:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
+        return none
     begins, ends, lanes = (np.array(column, dtype=float) for column in zip(*spans, strict=True))
     last = np.nanmax(_num(data["Timestamp"]))
     return begins, np.where(np.isnan(ends), last, ends), lanes
@@ -142,6 +172,8 @@ def _draw_spans(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float]) -> None
         ax.add_collection(PolyCollection(_bars(begins, ends, lanes, 0.3),
                                          facecolors=STATE_COLOURS["hold"], edgecolors="none",
                                          label="on hold", gid="hold"))
+    if "BridgeUniqueid" not in data:
+        return
     enters = data[(data["Event"] == "BridgeEnter") & data["Uniqueid"].notna()]
     enters = enters.assign(_lane=enters["Uniqueid"].astype(str).map(lane_of),
                            _t=_num(enters["Timestamp"]))
@@ -173,8 +205,10 @@ def _finish_lanes(ax: Axes, chans: pd.DataFrame, lanes: np.ndarray, created: np.
     finite = np.r_[created[~np.isnan(created)], ended[~np.isnan(ended)]]
     if len(finite):
         low, high = finite.min(), finite.max()
-        pad = max((high - low) * 0.03, 1 / 86400)
-        ax.set_xlim(low - pad, high + pad * 4)
+        # a margin in proportion to what is drawn (a 50 ms floor keeps a call of a few
+        # milliseconds visible), so a short call gets no seconds of empty axis around it
+        pad = max((high - low) * 0.02, 0.05 / 86400)
+        ax.set_xlim(low - pad, high + pad)
     ax.set_ylim(len(lanes) - 0.5, -0.5)
     if len(chans) <= max_labels:
         ax.set_yticks(lanes, chans["Channel"].astype(str).tolist(), fontsize=8)

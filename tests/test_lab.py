@@ -1,28 +1,44 @@
-"""Finding a PBX, `amikit lab`, and the Binder start-up, as a newcomer meets them."""
+"""Finding a PBX, `amikit lab`, and the Binder start-up, as a newcomer meets them.
+
+Every server here takes port 0 and says which port it got; every wait is a readiness
+check with a deadline; every process started is ended by its own id (or process group).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import httpx
 import pytest
 
 import amikit
+from amikit import lab as amikit_lab
 from amikit.errors import AMIError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def wait_for(probe: Callable[[], T | None], seconds: float, what: str) -> T:
+    """``probe()``'s first non-None value, polled until a deadline (then the test fails)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {seconds} s")
+        time.sleep(0.1)
 
 
 def test_find_pbx_starts_the_simulator(monkeypatch, capsys):
@@ -47,15 +63,20 @@ def test_find_pbx_starts_the_simulator(monkeypatch, capsys):
         pbx.simulator.stop()
 
 
-def lab_status(port: int, token: str) -> int | None:
-    """The status of JupyterLab's /api/status once it answers (None if it never does)."""
-    for _ in range(160):
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/status", params={"token": token},
-                             timeout=1).status_code
-        except httpx.TransportError:
-            time.sleep(0.25)
-    return None
+@pytest.mark.parametrize("root", [True, False], ids=["as-root", "as-user"])
+def test_jupyter_lab_command_allows_root_only_as_root(monkeypatch, root):
+    monkeypatch.setattr(amikit_lab, "_is_root", lambda: root)
+    said = io.StringIO()
+    command = amikit_lab.jupyter_lab_command("jupyter", port=0, root_dir="/nb", open_browser=False,
+                                             extra=["--", "--ServerApp.token=t"], stderr=said)
+    assert command[:2] == ["jupyter", "lab"] and "--ServerApp.ip=127.0.0.1" in command
+    assert {"--ServerApp.port=0", "--ServerApp.root_dir=/nb", "--no-browser",
+            "--ServerApp.token=t"} <= set(command) and "--" not in command
+    assert ("--allow-root" in command) is root
+    assert ("running as root" in said.getvalue()) is root
+    again = amikit_lab.jupyter_lab_command("jupyter", port=0, root_dir="/nb",
+                                           extra=["--allow-root"], stderr=said)
+    assert again.count("--allow-root") == 1 and "--no-browser" not in again
 
 
 def jupyter_env(tmp_path: pathlib.Path) -> dict[str, str]:
@@ -63,71 +84,134 @@ def jupyter_env(tmp_path: pathlib.Path) -> dict[str, str]:
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
                  "MPLCONFIGDIR"):
         env[name] = str(tmp_path / name.lower())
+    env["TMPDIR"] = str(tmp_path)  # the lab's spool folder goes where pytest cleans up
+    for name in ("AMIKIT_URL", "AMIKIT_USER", "AMIKIT_SECRET", "AMIKIT_SPOOL"):
+        env.pop(name, None)
     return env
 
 
-def test_amikit_lab_starts_answers_and_stops(tmp_path):
-    port = free_port()
-    lab = subprocess.Popen(
-        [sys.executable, "-m", "amikit.cli", "lab", "--no-browser", "--port", str(port), "--",
-         "--ServerApp.token=amikit-test", "--LabApp.news_url=None", "--allow-root"],
-        env=jupyter_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def lab_port(env: dict[str, str], process: subprocess.Popen, log: pathlib.Path,
+             token: str) -> int:
+    """The port JupyterLab took (from its runtime file), once /api/status answers 200."""
+    runtime = pathlib.Path(env["JUPYTER_RUNTIME_DIR"])
+
+    def ready() -> int | None:
+        if process.poll() is not None:
+            pytest.fail(f"amikit lab ended with {process.returncode}:\n{log.read_text()[-3000:]}")
+        for info in runtime.glob("jpserver-*.json"):
+            with contextlib.suppress(ValueError, OSError):
+                port = json.loads(info.read_text())["port"]
+                with contextlib.suppress(httpx.TransportError):
+                    status = httpx.get(f"http://127.0.0.1:{port}/api/status",
+                                       params={"token": token}, timeout=2).status_code
+                    if status == 200:
+                        return port
+        return None
+
+    return wait_for(ready, 90, "JupyterLab answering /api/status")
+
+
+def stop(process: subprocess.Popen) -> int:
+    """SIGTERM to a process we started, then its exit status (killed after 60 s)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
     try:
-        assert lab_status(port, "amikit-test") == 200
-        contents = httpx.get(f"http://127.0.0.1:{port}/api/contents",
-                             params={"token": "amikit-test"}, timeout=5).json()
-        assert {"01-first-contact.ipynb", "README.md"} <= {c["name"] for c in contents["content"]}
-    finally:
-        lab.send_signal(signal.SIGTERM)
-        out, _ = lab.communicate(timeout=60)
-    assert "amikit lab: simulated Asterisk at http://127.0.0.1:" in out
-    assert lab.returncode is not None
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        raise
+
+
+def test_amikit_lab_starts_answers_and_stops(tmp_path):
+    """As the README says, with no --allow-root: as root (a container) it must still start."""
+    env = jupyter_env(tmp_path)
+    log = tmp_path / "lab.log"
+    with log.open("w") as out:
+        lab = subprocess.Popen(
+            [sys.executable, "-m", "amikit.cli", "lab", "--no-browser", "--port", "0", "--",
+             "--ServerApp.token=amikit-test", "--LabApp.news_url=None"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            port = lab_port(env, lab, log, "amikit-test")
+            contents = httpx.get(f"http://127.0.0.1:{port}/api/contents",
+                                 params={"token": "amikit-test"}, timeout=5).json()
+            names = {c["name"] for c in contents["content"]}
+            assert {"01-first-contact.ipynb", "README.md"} <= names
+        finally:
+            status = stop(lab)
+    text = log.read_text()
+    assert status == 0, text[-3000:]
+    assert "amikit lab: simulated Asterisk at http://127.0.0.1:" in text
+    if os.geteuid() == 0:
+        assert "amikit lab: running as root" in text and "--allow-root" in text
+    with pytest.raises(httpx.TransportError):  # JupyterLab ended with it
+        httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2)
+
+
+def end_group(leader: subprocess.Popen) -> None:
+    """End the process group we started (binder/start leaves `amikit sim` running in it)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGTERM)
+    if leader.poll() is None:
+        leader.wait(timeout=30)
+
+    def gone() -> bool | None:
+        try:
+            os.killpg(leader.pid, 0)
+        except ProcessLookupError:
+            return True
+        return None
+
+    wait_for(gone, 30, "the processes binder/start left")
 
 
 def test_binder_start_gives_the_notebooks_a_pbx(tmp_path):
-    port = free_port()
-    env = {**os.environ, "AMIKIT_SIM_PORT": str(port), "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "AMIKIT_SIM_PORT": "0", "TMPDIR": str(tmp_path)}
     probe = ("import amikit, os; pbx = amikit.find_pbx(); "
              "print(pbx.client().ping()['Ping'], os.environ['AMIKIT_SPOOL'])")
+    start = subprocess.Popen([str(ROOT / "binder" / "start"), sys.executable, "-c", probe],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
     try:
-        result = subprocess.run([str(ROOT / "binder" / "start"), sys.executable, "-c", probe],
-                                env=env, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        assert "Using the Asterisk at http://127.0.0.1:" in result.stdout
-        assert "Pong" in result.stdout
+        out, err = start.communicate(timeout=60)
     finally:
-        subprocess.run(["pkill", "-f", f"amikit sim --port {port}"], check=False)
+        end_group(start)
+    assert start.returncode == 0, err
+    assert "Using the Asterisk at http://127.0.0.1:" in out
+    assert "Pong" in out and str(tmp_path) in out
 
 
 @pytest.mark.skipif(os.environ.get("AMIKIT_SKIP_BINDER") == "1", reason="AMIKIT_SKIP_BINDER=1")
+@pytest.mark.needs_index
 def test_binder_on_a_clean_virtual_environment(tmp_path):
     """Install only from binder/ files into a new venv, start as Binder does, run every notebook."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     bin_dir = venv / "bin"
     env = {**jupyter_env(tmp_path), "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(venv), "AMIKIT_SIM_PORT": str(free_port()), "TMPDIR": str(tmp_path),
-           "MPLBACKEND": "Agg"}
+           "VIRTUAL_ENV": str(venv), "AMIKIT_SIM_PORT": "0", "MPLBACKEND": "Agg"}
     env.pop("PYTHONPATH", None)
-    for name in ("AMIKIT_URL", "AMIKIT_USER", "AMIKIT_SECRET", "AMIKIT_SPOOL"):
-        env.pop(name, None)
     subprocess.run([str(bin_dir / "pip"), "install", "--quiet", "-r",
                     str(ROOT / "binder" / "requirements.txt")], check=True, env=env, cwd=ROOT)
     subprocess.run([str(ROOT / "binder" / "postBuild")], check=True, env=env, cwd=ROOT)
     out_dir = tmp_path / "executed"
+    start = subprocess.Popen(
+        [str(ROOT / "binder" / "start"), str(bin_dir / "jupyter"), "nbconvert", "--to",
+         "notebook", "--execute", "--ExecutePreprocessor.timeout=120", "--output-dir",
+         str(out_dir), *sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
     try:
-        result = subprocess.run(
-            [str(ROOT / "binder" / "start"), str(bin_dir / "jupyter"), "nbconvert", "--to",
-             "notebook", "--execute", "--ExecutePreprocessor.timeout=120", "--output-dir",
-             str(out_dir), *sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert len(list(out_dir.glob("*.ipynb"))) == 6
+        _, err = start.communicate(timeout=900)
     finally:
-        subprocess.run(["pkill", "-f", f"amikit sim --port {env['AMIKIT_SIM_PORT']}"], check=False)
+        end_group(start)
+    assert start.returncode == 0, err[-3000:]
+    assert len(list(out_dir.glob("*.ipynb"))) == 6
 
 
 @pytest.mark.skipif(os.environ.get("AMIKIT_SKIP_BINDER") == "1", reason="AMIKIT_SKIP_BINDER=1")
+@pytest.mark.needs_index
 def test_the_readme_first_command_in_a_fresh_environment(tmp_path):
     """`pip install -e '.[lab]' && amikit lab`, as the README says, in a new virtual env."""
     readme = (ROOT / "README.md").read_text()
@@ -139,14 +223,13 @@ def test_the_readme_first_command_in_a_fresh_environment(tmp_path):
            "VIRTUAL_ENV": str(venv)}
     env.pop("PYTHONPATH", None)
     subprocess.run(["pip", "install", "--quiet", "-e", ".[lab]"], check=True, env=env, cwd=ROOT)
-    port = free_port()
-    lab = subprocess.Popen(["amikit", "lab", "--no-browser", "--port", str(port), "--",
-                            "--ServerApp.token=readme", "--allow-root"],
-                           env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
-    try:
-        assert lab_status(port, "readme") == 200
-    finally:
-        lab.send_signal(signal.SIGTERM)
-        lab.communicate(timeout=60)
-    assert lab.returncode is not None
+    log = tmp_path / "lab.log"
+    with log.open("w") as out:
+        lab = subprocess.Popen(["amikit", "lab", "--no-browser", "--port", "0", "--",
+                                "--ServerApp.token=readme"],
+                               env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            lab_port(env, lab, log, "readme")
+        finally:
+            status = stop(lab)
+    assert status == 0, log.read_text()[-3000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -88,27 +89,99 @@ def test_composer_masks_secrets_and_falls_back_to_the_catalog(sim):
         assert composer.fields["Channel"].description == "Channel *"
 
 
-def test_event_monitor_polls_filters_and_closes(sim, client):
+def sessions_logged_in(sim) -> int:
+    return sum(s.authenticated for s in list(sim.manager.sessions.values()))
+
+
+def wait_until(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def originate_one(client, action_id: str) -> None:
+    client.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True,
+                     ActionID=action_id)
+
+
+def the_whole_call(monitor, action_id: str) -> bool:
+    """Both Local halves born and hung up, and the OriginateResponse of ``action_id``."""
+    return (monitor.counts["Newchannel"] >= 2 and monitor.counts["Hangup"] >= 2
+            and any(e.name == "OriginateResponse" and e.action_id == action_id
+                    for e in list(monitor.events)))
+
+
+def test_event_monitor_sees_the_whole_call_sent_right_after_start(sim, client):
     monitor = EventMonitor(client)
-    assert monitor.frame.empty and not monitor.running
-    monitor.start()
-    assert monitor.ready.wait(10), "the monitor's session is listening"
-    client.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True)
-    deadline = time.monotonic() + 10
-    while monitor.counts["Hangup"] < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    monitor.render()
-    assert monitor.counts["Newchannel"] >= 2 and "events" in monitor.summary.value
+    assert monitor.frame.empty and not monitor.running and not monitor.ready.is_set()
+    before = sessions_logged_in(sim)
+    assert monitor.start() is monitor
+    # start() returned: the session is logged in and listening, no waiting needed
+    assert monitor.ready.is_set() and sessions_logged_in(sim) == before + 1
+    originate_one(client, "monitor-1")
+    assert wait_until(lambda: the_whole_call(monitor, "monitor-1")), monitor.counts
     frame = monitor.frame
-    assert (frame["Event"] == "Newchannel").sum() >= 2
+    assert (frame["Event"] == "Newchannel").sum() == 2
+    assert frame.loc[frame["Event"] == "Newchannel", "Channel"].str.startswith(
+        "Local/900@sets").all()
+    monitor.render()
+    assert "events" in monitor.summary.value
     monitor.names.value = ("Hangup",)
-    assert all("Hangup" in row for row in monitor.table.options)
+    hangups = [e for e in monitor.events if e.name == "Hangup"]
+    assert monitor.table.options and all("Hangup" in row for row in monitor.table.options)
+    # the whole Timestamp, not its last 15 characters
+    assert [row.split()[0] for row in monitor.table.options] == [e["Timestamp"] for e in hangups]
     monitor.table.index = 0
     assert "Cause" in monitor.detail.value
-    monitor.stop()
-    assert monitor.pause.value
     monitor.close()
-    assert not monitor.running
+    assert not monitor.running and not monitor.ready.is_set()
+    assert sessions_logged_in(sim) == before, "close() logs the session off"
+    with pytest.raises(amikit.AMIError, match="closed"):
+        monitor.start()
+
+
+def test_event_monitor_started_in_a_running_loop_logs_in_before_returning(sim, client):
+    """As in a notebook cell: start() and an action in the same cell, the loop busy."""
+    monitor = EventMonitor(client)
+
+    async def cell_then_idle() -> None:
+        monitor.start()
+        assert monitor.ready.is_set() and monitor._task is not None
+        originate_one(client, "monitor-2")  # still inside the "cell": the loop has not run
+        deadline = time.monotonic() + 10
+        while not the_whole_call(monitor, "monitor-2") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    before = sessions_logged_in(sim)
+    try:
+        asyncio.run(cell_then_idle())
+        assert the_whole_call(monitor, "monitor-2"), monitor.counts
+        assert (monitor.frame["Event"] == "Newchannel").sum() == 2
+    finally:
+        monitor.close()
+    assert sessions_logged_in(sim) == before
+
+
+def test_event_monitor_pause_holds_events_and_resume_adds_them(sim, client):
+    monitor = EventMonitor(client).start()
+    try:
+        monitor.pause()
+        assert monitor.pause_button.value and monitor.running
+        originate_one(client, "monitor-3")
+        assert wait_until(lambda: sum(e.name == "Hangup" for e in monitor._held) >= 2)
+        assert monitor.counts["Newchannel"] == 0 and monitor.frame.empty
+        monitor.resume()
+        assert the_whole_call(monitor, "monitor-3")
+        with pytest.warns(DeprecationWarning, match="pause"):
+            monitor.stop()
+        assert monitor.pause_button.value and monitor.running, "stop() only ever paused"
+        monitor.pause_button.value = False  # the toggle in the widget is the same switch
+        assert not monitor.paused
+    finally:
+        monitor.close()
 
 
 def test_timeline_view_redraws_at_most_twice_a_second(sim, client):

@@ -3,7 +3,19 @@
     python tools/build_notebooks.py
 
 Edit the notebooks here, not in Jupyter, so that what is committed stays output-free and
-the same every time.
+the same every time: each cell's id comes from its notebook's name and its index, so a
+rebuild of unchanged cells changes no byte.
+
+Exercises come in three cells: the learner's code cell (tagged ``exercise``; its line
+ending in ``# your code here`` is the answer's place), the solution as a collapsed
+Markdown block (tagged ``solution``: Run All cannot execute it), and a check cell (tagged
+``check``) that says "Not done yet" until the answer is there, then checks it.
+``tests/test_notebooks.py`` runs each notebook as shipped, and once with every solution
+put in its exercise cell.
+
+Every notebook runs against the simulator and against a real Asterisk configured like the
+lab (Local channels, no phones): it follows only its own calls (by the ``ChannelId`` it
+gives them, which becomes their ``Linkedid``) and its own call files (by name).
 """
 
 from __future__ import annotations
@@ -18,20 +30,45 @@ START = '''import amikit
 
 pbx = amikit.find_pbx(speed=10)   # AMIKIT_URL if set, else the simulated Asterisk
 ami = pbx.client()'''
+#: The line of an exercise cell that its solution replaces.
+ANSWER = "# your code here"
 
 
-def md(text: str):
+def md(text: str) -> nbformat.NotebookNode:
     return new_markdown_cell(text.strip())
 
 
-def code(text: str):
+def code(text: str) -> nbformat.NotebookNode:
     return new_code_cell(text.strip())
 
 
-def solution(text: str):
+def exercise(text: str) -> nbformat.NotebookNode:
+    """The learner's cell: one line ends in ``# your code here``."""
+    assert text.count(ANSWER) == 1, text
     cell = new_code_cell(text.strip())
-    cell.metadata["jupyter"] = {"source_hidden": True}
+    cell.metadata["tags"] = ["exercise"]
+    return cell
+
+
+def solution(text: str) -> nbformat.NotebookNode:
+    """The answer as a collapsed Markdown block: readable on a click, never run by Run All."""
+    cell = new_markdown_cell(
+        "<details>\n<summary>Solution (click to open)</summary>\n\n"
+        f"```python\n{text.strip()}\n```\n\n</details>")
     cell.metadata["tags"] = ["solution"]
+    return cell
+
+
+def check(name: str, test: str, done: str = "Well done.") -> nbformat.NotebookNode:
+    """Checks the learner's ``name``; "Not done yet" while it is still None."""
+    cell = new_code_cell(
+        f"if {name} is None:\n"
+        "    print(\"Not done yet: write your answer in the cell above and run it, "
+        "then run this cell again.\")\n"
+        "else:\n"
+        + "".join(f"    {line}\n" for line in test.strip().splitlines())
+        + f"    print({done!r})")
+    cell.metadata["tags"] = ["check"]
     return cell
 
 
@@ -89,7 +126,7 @@ page = httpx.Client()
 page.post(pbx.url + "/manager", data=pbx.login_form())
 html = page.get(pbx.url + "/manager", params={"action": "Ping"}).text
 print(html[:120], "...")
-print(amikit.parse_manager_html(html))
+print(amikit.parse_manager_html(html)[0])
 '''),
         md("""
 In `mxml` Asterisk lower-cases header names and replaces `-` by `_` (`Cause-txt` arrives
@@ -127,9 +164,9 @@ Ask the server which Asterisk it is: send the `Command` action with
 `core show version` (amikit: `ami.command(...)` returns the output lines) and keep the
 first line in `version`.
 """),
-        code("version = None  # your code here"),
+        exercise("version = None  # your code here"),
         solution('version = ami.command("core show version")[0]\nprint(version)'),
-        code('assert version.startswith("Asterisk"), version\nprint("Well done.")'),
+        check("version", 'assert version.startswith("Asterisk"), version'),
     ],
     "02-events": [
         md("""
@@ -143,26 +180,35 @@ turn them into a pandas DataFrame, and how to filter and count them.
 `WaitEvent` waits until events are queued for your session (or the timeout) and returns
 them all at once. Every other session gets its own copy. Let us place a call from another
 session and poll.
-"""),
-        code('''
-ami.wait_event(0)                               # start from an empty queue
-with pbx.client() as other:
-    other.originate(Channel="Local/101@sets", Context="sets", Exten="103", Priority=1,
-                    Async=True, ActionID="first-call")
-batch = ami.wait_event(timeout=5)
-[event.name for event in batch][:10]
-'''),
-        md("""
-`ami.events()` keeps polling for ever (stop it with `break`); here we poll until the
-call has hung up. An `EventLog` collects what comes, and `.frame()` is a typed DataFrame.
+
+A PBX is shared: other people's calls send events too. So the call gets a `ChannelId` of
+our own: it becomes the `Uniqueid` of its first channel and the `Linkedid` of every channel
+of the call, and we keep only the events with that `Linkedid`.
 """),
         code('''
 import time
+import uuid
 
+dropped = ami.wait_event(0)                     # start from an empty queue
+print("earlier events dropped:", len(dropped))
+call_id = f"nb02-{uuid.uuid4().hex[:8]}"        # our call's Linkedid
+with pbx.client() as other:
+    other.originate(Channel="Local/101@sets", Context="sets", Exten="103", Priority=1,
+                    Async=True, ActionID="first-call", ChannelId=call_id)
+batch = [e for e in ami.wait_event(timeout=5) if e.get("Linkedid") == call_id]
+[event.name for event in batch][:10]
+'''),
+        md("""
+`ami.events()` keeps polling for ever (stop it with `break`); here we poll until both
+channels of our call have hung up. An `EventLog` collects what comes, and `.frame()` is a
+typed DataFrame.
+"""),
+        code('''
 log = amikit.EventLog(batch)
 deadline = time.monotonic() + 30
-while sum(e.name == "Hangup" for e in log) < 2 and time.monotonic() < deadline:
-    log.extend(ami.wait_event(timeout=1))
+while sum(e.name == "Hangup" for e in log) < 2:
+    log.extend(e for e in ami.wait_event(timeout=1) if e.get("Linkedid") == call_id)
+    assert time.monotonic() < deadline, "the call did not end"
 df = log.frame()
 df[["Event", "Timestamp", "Channel", "ChannelStateDesc"]].head(12)
 '''),
@@ -173,24 +219,36 @@ df[df["Event"] == "Hangup"][["Channel", "Cause", "Cause-txt"]]
         md("""
 ## Why no events?
 
-Events need the user's `read` classes in `manager.conf` (`call` for channel events,
-`dialplan` for Newexten and VarSet, `cdr` for Cdr), and a session only sees what happened
-after it was created. The `limited` user of the lab configuration reads only `call`:
+Two things decide which events a session gets. Its user's `read` classes in
+`manager.conf`: `call` for channel events, `dialplan` for Newexten and VarSet, `cdr` for
+Cdr (a user without `dialplan` never sees a Newexten). And its own lifetime: a session gets
+only what happened after it logged in.
+
+Below, `watcher`, a second session of this notebook's user, logs in, then a second call is
+placed: the watcher sees that call's events, and none of the first call, which ended
+before the watcher existed.
 """),
         code('''
-with pbx.client() as watcher:
-    watcher.wait_event(0)
-    ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True)
-    time.sleep(1)
-    names = {e.name for e in watcher.wait_event(2)}
-print(sorted(names))
+second_id = f"nb02-{uuid.uuid4().hex[:8]}"
+with pbx.client() as watcher:                   # logged in from here on
+    ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True,
+                  ChannelId=second_id)
+    seen = []
+    deadline = time.monotonic() + 15
+    while sum(e.name == "Hangup" and e.get("Linkedid") == second_id for e in seen) < 2:
+        seen += watcher.wait_event(1)
+        assert time.monotonic() < deadline, "the second call did not end"
+print("the second call:", sorted({e.name for e in seen if e.get("Linkedid") == second_id}))
+print("events of the first call:", sum(e.get("Linkedid") == call_id for e in seen))
 '''),
         md("""
 ## The live monitor
 
 `EventMonitor` polls in the background (its own session) while you keep working: filter by
-event name, channel or any text, pause it, click a row to see every header. `monitor.frame`
-is what it saw, as a DataFrame.
+event name, channel or any text, pause it, click a row to see every header. `start()`
+returns once its session listens, so it sees all of a call placed right after.
+`monitor.frame` is what it saw, as a DataFrame; `monitor.pause()` and `monitor.resume()`
+do what the Pause button does, and `monitor.close()` logs its session off.
 """),
         code('''
 from amikit.widgets import EventMonitor
@@ -213,57 +271,96 @@ monitor.frame["Event"].value_counts().head()
         md("""
 ## Exercise
 
-Count the `Newchannel` events in `df` and keep the number in `newchannels`.
+Count the `Newchannel` events of our first call (they are all in `df`) and keep the
+number in `newchannels`.
 """),
-        code("newchannels = None  # your code here"),
+        exercise("newchannels = None  # your code here"),
         solution('newchannels = int((df["Event"] == "Newchannel").sum())\nprint(newchannels)'),
-        code('assert newchannels >= 2, newchannels\nprint("Well done.")'),
+        check("newchannels", "assert newchannels == 2, newchannels"),
     ],
     "03-originate-and-redirect": [
         md("""
 # 3 · Originate and Redirect: the book's flow
 
-**You will learn** to place a call with `Originate`, find the channel names from
-`Newchannel`, move one channel with `Redirect`, then both bridged channels at once with
-`ExtraChannel`, and hang up. Phone A (`PJSIP/SOFTPHONE_A`) rings, answers, and extension
-102 dials phone B.
+**You will learn** to place a call with `Originate`, find the channel names in the events,
+move both bridged channels at once with one `Redirect` (its `ExtraChannel` moves the
+second), and hang up with a cause.
+
+The book rings phone A (`PJSIP/SOFTPHONE_A`); when it answers, extension 102 dials phone
+B. A PBX configured like the lab has no phones, so Local channels stand in for them:
+`Local/202@sets` dials `Local/600@sets`, which answers, and our end runs extension 600.
+amikit's simulator has the book's phones too: set `AMIKIT_PHONE=PJSIP/SOFTPHONE_A` and
+`AMIKIT_EXTEN=102` before starting JupyterLab (or change the two lines below) to use them.
 """),
-        code(START + "\nami.wait_event(0)"),
+        code(START + '''
+import os
+import uuid
+
+phone = os.environ.get("AMIKIT_PHONE", "Local/202@sets")   # rings first
+exten = os.environ.get("AMIKIT_EXTEN", "600")              # where it goes once answered
+call_id = f"nb03-{uuid.uuid4().hex[:8]}"  # our call's Linkedid: we follow only this call
+dropped = ami.wait_event(0)
+print(f"{phone} to {exten}@sets; earlier events dropped: {len(dropped)}")'''),
         code('''
-reply = ami.originate(Channel="PJSIP/SOFTPHONE_A", Context="sets", Exten="102", Priority=1,
-                      CallerID='"Book" <100>', Async=True)
+reply = ami.originate(Channel=phone, Context="sets", Exten=exten, Priority=1,
+                      CallerID='"Book" <100>', Async=True, ChannelId=call_id)
 print(reply)
 '''),
-        md("Channel names exist only while the call is up, and differ from the endpoint's name. Read them from `Newchannel`:"),
+        md("""
+Channel names exist only while the call is up, and differ from the endpoint's name. Read
+them from the events: `Newchannel` names each channel of the call, and `BridgeEnter` says
+which two talk to each other. Other people's calls send events too: `ours()` keeps the
+events of our call (its `Linkedid`; the Dial events name it `DestLinkedid`).
+"""),
         code('''
 import time
 
+
+def ours(event):
+    return call_id in (event.get("Linkedid"), event.get("DestLinkedid"))
+
+
 log = amikit.EventLog()
-deadline = time.monotonic() + 10
-channels = []
-while len(channels) < 2 or not any(e.name == "BridgeEnter" and e["BridgeNumChannels"] == "2" for e in log):
-    for event in ami.wait_event(1):
+members = {}                  # bridge → the channels that entered it
+deadline = time.monotonic() + 15
+while not any(len(names) == 2 for names in members.values()):
+    for event in filter(ours, ami.wait_event(1)):
         log.append(event)
-        if event.name == "Newchannel":
-            channels.append(event["Channel"])
-    assert time.monotonic() < deadline
+        if event.name == "BridgeEnter":
+            members.setdefault(event["BridgeUniqueid"], []).append(event["Channel"])
+    assert time.monotonic() < deadline, "no two channels in a bridge yet"
+print("our channels:", [e["Channel"] for e in log if e.name == "Newchannel"])
+channels = next(names for names in members.values() if len(names) == 2)
 channels
 '''),
-        md("Both phones are talking in a bridge. Send both of them elsewhere with one Redirect:"),
+        md("Those two are talking in a bridge. Send both of them elsewhere with one Redirect, and wait until both run their new extension:"),
         code('''
-a, b = channels[:2]
+a, b = channels
 print(ami.redirect(Channel=a, Context="sets", Exten="209", Priority=1,
                    ExtraChannel=b, ExtraContext="sets", ExtraExten="210", ExtraPriority=1))
-time.sleep(0.5)
-log.extend(ami.wait_event(1))
-[c["Channel"] + " at " + c["Exten"] for c in ami.core_show_channels()]
+moved = {}
+deadline = time.monotonic() + 15
+while set(moved) != {a, b}:
+    for event in filter(ours, ami.wait_event(1)):
+        log.append(event)
+        if event.name == "Newexten" and event["Channel"] in (a, b):
+            moved[event["Channel"]] = event["Exten"]
+    assert time.monotonic() < deadline, "not redirected"
+moved
 '''),
-        md("Hang up whatever is still up, with a cause, and look at the whole call:"),
+        md("Hang up what is still up of our call (and only of ours), with a cause, and look at the whole call:"),
         code('''
 for channel in ami.core_show_channels():
-    ami.hangup(channel["Channel"], cause=16)
-time.sleep(0.5)
-log.extend(ami.wait_event(1))
+    if channel.get("Linkedid") == call_id:
+        try:
+            ami.hangup(channel["Channel"], cause=16)
+        except amikit.errors.ActionFailed:
+            pass  # the other half of a Local channel ends with it: it may be gone already
+born = {e["Uniqueid"] for e in log if e.name == "Newchannel"}
+deadline = time.monotonic() + 15
+while not born <= {e["Uniqueid"] for e in log if e.name == "Hangup"}:
+    log.extend(filter(ours, ami.wait_event(1)))
+    assert time.monotonic() < deadline, "still up"
 df = log.frame()
 df.ami.channels()[["Channel", "created", "answered", "hungup", "Cause-txt", "bridged"]]
 '''),
@@ -282,22 +379,24 @@ composer = ActionComposer(ami)
 composer.choose("Originate")
 composer
 '''),
-        code('composer.send("Originate", Channel="PJSIP/SOFTPHONE_B", Application="Wait", Data="1", Async="true")'),
+        code('composer.send("Originate", Channel="Local/900@sets", Application="Wait", Data="1", Async="true")'),
         md("""
 ## Exercise
 
 Originate a call from `Local/486@sets` (a line that is always busy) to extension 103 with
-`Async=True` and `ActionID="busy-1"`; then wait for its `OriginateResponse` and keep its
-`Reason` in `reason` (5 means busy).
+`Async=True` and an ActionID of your own, `ActionID=f"busy-{call_id}"` (every session sees
+every OriginateResponse, other people's too); then wait for its `OriginateResponse` and
+keep its `Reason` in `reason` (5 means busy).
 """),
-        code("reason = None  # your code here"),
+        exercise("reason = None  # your code here"),
         solution('''
 ami.originate(Channel="Local/486@sets", Context="sets", Exten="103", Priority=1,
-              Async=True, ActionID="busy-1")
-response = next(e for e in ami.events(names=["OriginateResponse"]) if e.action_id == "busy-1")
+              Async=True, ActionID=f"busy-{call_id}")
+response = next(e for e in ami.events(names=["OriginateResponse"])
+                if e.action_id == f"busy-{call_id}")
 reason = response["Reason"]
 '''),
-        code('assert reason == "5", reason\nprint("Well done.")'),
+        check("reason", 'assert reason == "5", reason'),
     ],
     "04-call-files": [
         md("""
@@ -308,12 +407,12 @@ in the spool safely (written elsewhere, then moved in with one rename, never cop
 watch it run and read the status Asterisk appends to the archived copy.
 
 With the simulator, the spool is a temporary folder; with a real Asterisk on this machine,
-`AMIKIT_SPOOL` names its spool directory (usually `/var/spool/asterisk`).
+`AMIKIT_SPOOL` names its spool directory (usually `/var/spool/asterisk`). A spool is
+shared: this notebook looks only at its own files, by name.
 """),
         code(START + '''
 spool = pbx.spool
-print("spool:", spool)
-ami.wait_event(0)'''),
+print("spool:", spool)'''),
         code('''
 from amikit import CallFile
 
@@ -330,42 +429,75 @@ for bad in (dict(channel="SOFTPHONE_A", extension="103"),
     except amikit.errors.CallFileError as error:
         print(f"{error.field}: {error}")
 '''),
+        md("""
+Place two: one now, one two seconds from now (its modification time in the future
+schedules it). `our_spool()` shows our files. A file Asterisk has started is *in
+progress*: it appends a `StartRetry` line per try to the file and moves the file's time on
+to the next retry, which is why `spool_status` alone would take it for a scheduled one.
+"""),
         code('''
-import datetime as dt, time
+import datetime as dt
+import time
+import uuid
+
+import pandas as pd
 
 path = call.place(spool / "outgoing")
 later = CallFile("Local/900@sets", context="sets", extension="900", archive=True)
-later.place(spool / "outgoing", when=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2))
-amikit.spool_status(spool)
+later_path = later.place(spool / "outgoing",
+                         when=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2))
+ours = [path.name, later_path.name]
+
+
+def our_spool():
+    """Our call files in the spool, one row each."""
+    rows = []
+    for entry in amikit.spool_status(spool):
+        if entry.path.name in ours:
+            started = entry.state != "archived" and entry.attempts > 0
+            rows.append({"file": entry.path.name, "folder": entry.path.parent.name,
+                         "state": "in progress" if started else entry.state,
+                         "time (UTC)": f"{entry.due:%H:%M:%S}", "tries": entry.attempts,
+                         "status": entry.status or ""})
+    return pd.DataFrame(rows)
+
+
+our_spool()
 '''),
+        md("Wait until both of ours are archived (Asterisk moves a finished file to `outgoing_done`, its `Status` appended):"),
         code('''
-deadline = time.monotonic() + 20
-while len([e for e in amikit.spool_status(spool) if e.state == "archived"]) < 2:
-    ami.wait_event(1)
-    assert time.monotonic() < deadline
-for entry in amikit.spool_status(spool):
-    print(entry.state, entry.path.name, entry.status, entry.attempts)
+done = spool / "outgoing_done"
+deadline = time.monotonic() + 30
+while not all((done / name).exists() and "Status:" in (done / name).read_text()
+              for name in ours):
+    time.sleep(0.2)
+    assert time.monotonic() < deadline, our_spool()
+our_spool()
 '''),
-        code('print((spool / "outgoing_done" / path.name).read_text())'),
+        code('print((done / path.name).read_text())'),
         md("""
 ## Exercise
 
 Place a call file that calls the busy line `Local/486@sets` into extension 103, with one
-retry (`max_retries=1`, `retry_time=5`) and `archive=True`, named `busy.call`. Wait until it
-is archived and keep its final status in `status` (it should be `Expired`).
+retry (`max_retries=1`, `retry_time=5`) and `archive=True`, named `busy_name` (a name of
+its own: the spool may hold an older `busy.call`). Wait until it is archived and keep its
+final status in `status` (it should be `Expired`).
 """),
-        code("status = None  # your code here"),
+        exercise('''
+busy_name = f"busy-{uuid.uuid4().hex[:8]}.call"
+status = None  # your code here
+'''),
         solution('''
 CallFile("Local/486@sets", context="sets", extension="103", max_retries=1, retry_time=5,
-         archive=True).place(spool / "outgoing", name="busy.call")
-archived = spool / "outgoing_done" / "busy.call"
-deadline = time.monotonic() + 20
+         archive=True).place(spool / "outgoing", name=busy_name)
+archived = spool / "outgoing_done" / busy_name
+deadline = time.monotonic() + 30
 while not archived.exists() or "Status:" not in archived.read_text():
     time.sleep(0.2)
-    assert time.monotonic() < deadline
+    assert time.monotonic() < deadline, "not archived yet"
 status = CallFile.parse(archived.read_text()).status
 '''),
-        code('assert status == "Expired", status\nprint("Well done.")'),
+        check("status", 'assert status == "Expired", status'),
     ],
     "05-call-analysis": [
         md("""
@@ -373,20 +505,30 @@ status = CallFile.parse(archived.read_text()).status
 
 **You will learn** to load a recorded session into a DataFrame, make per-channel and
 per-call tables, draw a timeline and a call ladder, and answer a question with pandas.
-The recording ships with amikit: eleven labelled Originates on a real Asterisk 23.4.1.
+
+The recording ships with amikit: about five minutes of a real Asterisk 23.4.1 under a
+mixed load (`amikit.sample_recording("busy")`: answered calls, Dial bridges, a queue,
+conferences, busy lines, and other clients' logins in between, as on any shared PBX).
+`amikit.sample_recording()` is a shorter one: eleven labelled Originates.
 """),
         code('''
 import amikit
 
-df = amikit.read_events(amikit.sample_recording())
-print(len(df), "events")
+df = amikit.read_events(amikit.sample_recording("busy"))
+print(len(df), "events from", df["Timestamp"].min(), "to", df["Timestamp"].max())
 df[["Event", "Timestamp", "Channel", "Context", "Exten"]].head()
 '''),
-        code('channels = df.ami.channels()\nchannels[["Channel", "created", "answered", "hungup", "ring_time", "Cause-txt"]]'),
-        code('calls = df.ami.calls()\ncalls[["Linkedid", "legs", "originator", "destinations", "duration", "disposition"]]'),
+        code('channels = df.ami.channels()\nchannels[["Channel", "created", "answered", "hungup", "ring_time", "Cause-txt"]].head(10)'),
+        code('calls = df.ami.calls()\ncalls[["Linkedid", "legs", "originator", "destinations", "duration", "disposition"]].head(10)'),
+        md("All five minutes at once (one lane per channel, too many to name), then the first eight calls:"),
         code('amikit.plot_timeline(df);'),
-        code('amikit.plot_ladder(df, calls["Linkedid"][1]);'),
-        code('amikit.plot_event_rate(df, freq="1s", top=5);'),
+        code('''
+first = calls["Linkedid"].head(8)
+amikit.plot_timeline(df[df["Linkedid"].isin(first)]);
+'''),
+        md("A call with a bridge (four legs: two Local channels, each with its two halves), as a ladder:"),
+        code('amikit.plot_ladder(df, calls.loc[calls["legs"] == 4, "Linkedid"].iloc[0]);'),
+        code('amikit.plot_event_rate(df, freq="10s", top=5);'),
         md("## Which calls were busy, and how long did they ring?"),
         code('''
 busy = calls[calls["disposition"] == "BUSY"]
@@ -398,46 +540,57 @@ rings.assign(rang=rings["hungup"] - rings["created"])
 
 How many calls in the recording were answered? Keep the number in `answered`.
 """),
-        code("answered = None  # your code here"),
+        exercise("answered = None  # your code here"),
         solution('answered = int((calls["disposition"] == "ANSWERED").sum())\nprint(answered)'),
-        code('assert answered == 7, answered\nprint("Well done.")'),
+        check("answered", "assert answered == 101, answered"),
     ],
     "06-workshop": [
         md("""
 # 6 · Workshop exercises
 
 **You will learn** by doing: three exercises for a class (variables, your own events,
-what a user may do), each with a check. Work in the empty cells; the solutions are in the
-collapsed cells.
+what a user may do), each with a check. Work in the empty cells; each solution is in the
+collapsed block below its exercise.
 """),
-        code(START + "\nami.wait_event(0)"),
+        code(START + '''
+dropped = ami.wait_event(0)
+print("earlier events dropped:", len(dropped))'''),
         md("**1.** Set the global variable `WORKSHOP` to `done` with `Setvar`, read it back with `Getvar` into `value`."),
-        code("value = None  # your code here"),
+        exercise("value = None  # your code here"),
         solution('ami.setvar("WORKSHOP", "done")\nvalue = ami.getvar("WORKSHOP")'),
-        code('assert value == "done", value'),
+        check("value", 'assert value == "done", value'),
         md("**2.** Send a `UserEvent` named `Hello` with a header `Team: blue`, then catch it with `events()` and keep its `Team` in `team`."),
-        code("team = None  # your code here"),
+        exercise("team = None  # your code here"),
         solution('''
 ami.action("UserEvent", UserEvent="Hello", Team="blue")
-team = next(ami.events(names=["UserEvent"]))["Team"]
+team = next(e for e in ami.events(names=["UserEvent"]) if e["UserEvent"] == "Hello")["Team"]
 '''),
-        code('assert team == "blue", team'),
+        check("team", 'assert team == "blue", team'),
         md("**3.** How many actions may the `hello` user run? (`list_commands()`) Keep the number in `actions`."),
-        code("actions = None  # your code here"),
+        exercise("actions = None  # your code here"),
         solution("actions = len(ami.list_commands())"),
-        code('assert actions >= 15, actions\nprint("All done.")'),
+        check("actions", "assert actions >= 15, actions", done="Well done. All done."),
     ],
 }
 
 
-def main() -> None:
-    OUT.mkdir(exist_ok=True)
-    for name, cells in NOTEBOOKS.items():
-        notebook = new_notebook(cells=cells)
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                           "language": "python"}
-        nbformat.write(notebook, OUT / f"{name}.ipynb")
-    print(f"wrote {len(NOTEBOOKS)} notebooks to {OUT}")
+def build(name: str) -> nbformat.NotebookNode:
+    """One notebook, its cell ids derived from its name and the cell's index."""
+    cells = [nbformat.from_dict(dict(cell)) for cell in NOTEBOOKS[name]]
+    for index, cell in enumerate(cells):
+        cell["id"] = f"{name}-{index:02d}"
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    return notebook
+
+
+def main(out: pathlib.Path = OUT) -> None:
+    """Write every notebook into ``out``."""
+    out.mkdir(exist_ok=True)
+    for name in NOTEBOOKS:
+        nbformat.write(build(name), out / f"{name}.ipynb")
+    print(f"wrote {len(NOTEBOOKS)} notebooks to {out}")
 
 
 if __name__ == "__main__":

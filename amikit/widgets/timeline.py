@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["TimelineView"]
 
@@ -32,7 +35,7 @@ class TimelineView(w.VBox):
             log.on_events(lambda _: self.refresh())
         super().__init__([w.HBox([self.call, self.follow, self.button]), self.output])
 
-    def _frame(self):
+    def _frame(self) -> pd.DataFrame:
         if hasattr(self.source, "frame"):
             frame = self.source.frame
             return frame() if callable(frame) else frame

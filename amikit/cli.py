@@ -231,6 +231,7 @@ def _lab(args: argparse.Namespace) -> int:
         return 0
     finally:
         sim.stop()
+        shutil.rmtree(spool, ignore_errors=True)  # the temporary spool is ours alone
 
 
 def _parser() -> argparse.ArgumentParser:

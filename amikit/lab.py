@@ -15,8 +15,10 @@ simulator. The secret is never typed into a cell nor shown by a repr.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pathlib
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -80,8 +82,11 @@ def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> FoundPBX:
         if not quiet:
             print(f"Using the Asterisk at {pbx.url} (from AMIKIT_URL) as {user!r}.")
         return pbx
-    spool = pathlib.Path(spool_env) if spool_env else pathlib.Path(
-        tempfile.mkdtemp(prefix="amikit-spool-"))
+    if spool_env:
+        spool = pathlib.Path(spool_env)
+    else:  # a temporary spool of our own, removed when the interpreter ends
+        spool = pathlib.Path(tempfile.mkdtemp(prefix="amikit-spool-"))
+        atexit.register(shutil.rmtree, spool, True)
     sim = Simulator(port=0, speed=speed, spool=spool).start()
     pbx = FoundPBX(sim.url, "hello", "world", simulator=sim, spool=spool)
     if not quiet:

@@ -233,3 +233,12 @@ def test_the_readme_first_command_in_a_fresh_environment(tmp_path):
         finally:
             status = stop(lab)
     assert status == 0, log.read_text()[-3000:]
+
+
+def test_find_pbx_removes_its_temporary_spool_when_python_ends(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMIKIT_")}
+    probe = "import amikit; pbx = amikit.find_pbx(quiet=True); print(pbx.spool)"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    spool = pathlib.Path(done.stdout.strip())
+    assert spool.name.startswith("amikit-spool-") and not spool.exists()

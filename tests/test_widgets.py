@@ -217,3 +217,16 @@ def test_explore_starts_the_simulator_when_nothing_is_set(monkeypatch):
         assert isinstance(tabs.children[3].children[0], TimelineView)
     finally:
         tabs.monitor.close()
+
+
+def test_composer_copy_as_python_names_the_client_as_the_notebooks_do(client):
+    composer = ActionComposer(client)
+    reply = composer.send("Ping")
+    assert reply["Response"] == "Success"
+    assert "ami.ping()" in composer.code.value and "client." not in composer.code.value
+    named = ActionComposer(client, variable="phone")
+    named.send("Ping")
+    assert "phone.ping()" in named.code.value
+    named.actions.value = "Originate"
+    # long header names keep their whole label (ipywidgets cuts the default-width ones)
+    assert named.fields["OtherChannelId"].style.description_width == "initial"

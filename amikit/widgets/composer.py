@@ -19,13 +19,18 @@ __all__ = ["ActionComposer"]
 _REPEATABLE = {"variable", "chanvariable"}
 
 
-def _python(name: str, headers: dict[str, Any]) -> str:
+def _python(name: str, headers: dict[str, Any], variable: str = "ami") -> str:
+    """The Python line that sends this action with a client named ``variable``."""
     helper = {"ping": "ping", "originate": "originate", "redirect": "redirect",
               "hangup": "hangup", "command": "command"}.get(name.lower())
     args = ", ".join(f"{k}={v!r}" for k, v in headers.items())
     if helper in ("ping", "originate", "redirect"):
-        return f"client.{helper}({args})"
-    return f"client.action({name!r}{', ' if args else ''}{args})"
+        return f"{variable}.{helper}({args})"
+    return f"{variable}.action({name!r}{', ' if args else ''}{args})"
+
+
+#: Header names such as ``OtherChannelId`` do not fit ipywidgets' default label width.
+_LABEL = {"description_width": "initial"}
 
 
 class ActionComposer(w.VBox):
@@ -34,8 +39,9 @@ class ActionComposer(w.VBox):
     ``composer.send(name, **headers)`` does what the Send button does and returns the reply.
     """
 
-    def __init__(self, client: AMIClient | None = None) -> None:
+    def __init__(self, client: AMIClient | None = None, *, variable: str = "ami") -> None:
         self.client = client
+        self.variable = variable  # what copy-as-Python calls the client, as the notebooks do
         self.search = w.Text(placeholder="search actions", description="Action")
         self.actions = w.Select(rows=8)
         self.form = w.VBox()
@@ -103,13 +109,13 @@ class ActionComposer(w.VBox):
             if required:
                 self.required.add(header)
             if header.lower() in _REPEATABLE:
-                box = w.VBox([w.Text(description=label)])
+                box = w.VBox([w.Text(description=label, style=_LABEL)])
                 add = w.Button(description=f"+ {header}", layout=w.Layout(width="auto"))
                 add.on_click(lambda _, b=box, lab=label: self._add_row(b, lab))
                 self.repeats[header] = box
                 rows.append(w.HBox([box, add]))
             else:
-                field = w.Text(description=label)
+                field = w.Text(description=label, style=_LABEL)
                 field.observe(lambda _: self._preview(), "value")
                 self.fields[header] = field
                 rows.append(field)
@@ -117,7 +123,7 @@ class ActionComposer(w.VBox):
         self._preview()
 
     def _add_row(self, box: w.VBox, label: str) -> None:
-        row = w.Text(description=label)
+        row = w.Text(description=label, style=_LABEL)
         row.observe(lambda _: self._preview(), "value")
         box.children = (*box.children, row)
 
@@ -161,7 +167,7 @@ class ActionComposer(w.VBox):
         self.reply.value = table
         raw = "".join(f"{n}: {v}\n" for n, v in reply.redacted().headers)
         self.raw.children[0].value = f"<pre>{html.escape(raw)}</pre>"
-        self.code.value = f"<pre>{html.escape(_python(name, headers))}</pre>"
+        self.code.value = f"<pre>{html.escape(_python(name, headers, self.variable))}</pre>"
         return reply
 
     def _send_form(self) -> Message | None:
@@ -186,4 +192,4 @@ class ActionComposer(w.VBox):
     def _show_code(self) -> None:
         if self.history_box.index is not None and self.history:
             name, headers = self.history[self.history_box.index]
-            self.code.value = f"<pre>{html.escape(_python(name, headers))}</pre>"
+            self.code.value = f"<pre>{html.escape(_python(name, headers, self.variable))}</pre>"

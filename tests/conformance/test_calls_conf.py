@@ -228,29 +228,24 @@ def test_dual_redirect_of_a_bridged_pair(logged_in: Wire):
             if m.name == "Newexten" and m.get("Exten") == "210"} >= {(channel, "1"), (extra, "1")}
 
 
-def test_hangup_with_a_cause(logged_in: Wire):
+@pytest.mark.parametrize(("hung", "cause", "ended"), [
     # 20_behaviour/hangup_cause_pair/run1-5.rawman: Hangup of ;2 with Cause 21
-    one, two = _up_pair(logged_in, "600")
-    reply = logged_in.get("/rawman", action="Hangup", ActionID="h1", Channel=two, Cause="21")
+    (2, "21", ("Hangup", "21", "Call Rejected")),
+    # 20_behaviour/setvar_getvar and status_vars/run1-5.rawman: Hangup of ;1 without Cause:
+    # cause 0 (Unknown) on both halves, not 16
+    (1, None, ("Hangup", "0", "Unknown")),
+])
+def test_hangup_of_one_half(logged_in: Wire, hung: int, cause: str | None, ended: tuple):
+    halves = _up_pair(logged_in, "600")
+    target, other = halves[hung - 1], halves[2 - hung]
+    params = {"action": "Hangup", "ActionID": "h1", "Channel": target} | ({"Cause": cause} if cause else {})
+    reply = logged_in.get("/rawman", **params)
     assert reply.body == b"Response: Success\r\nActionID: h1\r\nMessage: Channel Hungup\r\n\r\n"
-    seen = logged_in.wait_for_all(_is("Hangup", one), _is("Hangup", two))
-    rejected = ("Hangup", "21", "Call Rejected")
+    seen = logged_in.wait_for_all(_is("Hangup", target), _is("Hangup", other))
     # No HangupRequest for the channel the action hangs up: only the other half gets one,
     # with the cause; the Hangup events of both halves carry it.
-    assert _hangup_story(seen, two) == [SOFT, rejected]
-    assert _hangup_story(seen, one) == [("HangupRequest", "21"), SOFT, rejected]
-
-
-def test_hangup_without_a_cause(logged_in: Wire):
-    # 20_behaviour/setvar_getvar/run1-5.rawman and status_vars/run1-5.rawman: Hangup of ;1
-    # without Cause: cause 0 (Unknown) on both halves, not 16
-    one, two = _up_pair(logged_in, "600")
-    reply = logged_in.get("/rawman", action="Hangup", ActionID="h0", Channel=one)
-    assert reply.body == b"Response: Success\r\nActionID: h0\r\nMessage: Channel Hungup\r\n\r\n"
-    seen = logged_in.wait_for_all(_is("Hangup", one), _is("Hangup", two))
-    unknown = ("Hangup", "0", "Unknown")
-    assert _hangup_story(seen, one) == [SOFT, unknown]
-    assert _hangup_story(seen, two) == [("HangupRequest", "0"), SOFT, unknown]
+    assert _hangup_story(seen, target) == [SOFT, ended]
+    assert _hangup_story(seen, other) == [("HangupRequest", ended[1]), SOFT, ended]
 
 
 def test_hangup_of_a_bridged_callee_with_a_cause(logged_in: Wire):

@@ -31,7 +31,7 @@ from amikit.errors import AMIError
 from amikit.sim.config import ConfigError, SimConfig, load_config
 from amikit.sim.dialplan import Dialplan
 from amikit.sim.events import EventBus
-from amikit.sim.httpd import HTTPFront
+from amikit.sim.httpd import SESSION_INACTIVITY, SESSION_LIMIT, HTTPFront
 from amikit.sim.manager import Manager
 from amikit.sim.pbx import PBX
 from amikit.sim.pbx_actions import PBXActions
@@ -60,12 +60,17 @@ class Simulator:
             :mod:`amikit.sim.spool`).
         allow_remote: required to bind an address other than loopback.
         httptimeout: override manager.conf's httptimeout (seconds), e.g. for tests.
+        session_inactivity: seconds an HTTP connection may idle before it is closed
+            (http.conf's ``session_inactivity``, 30 s as in Asterisk).
+        session_limit: concurrent HTTP connections; newer ones are closed at once.
     """
 
     def __init__(self, host: str | None = None, port: int | None = None, *,
                  config: str | pathlib.Path | None = None, speed: float = 1.0,
                  seed: int | None = None, spool: str | pathlib.Path | None = None,
-                 allow_remote: bool = False, httptimeout: int | None = None) -> None:
+                 allow_remote: bool = False, httptimeout: int | None = None,
+                 session_inactivity: float = SESSION_INACTIVITY,
+                 session_limit: int = SESSION_LIMIT) -> None:
         self.config: SimConfig = load_config(config)
         self.dialplan = Dialplan.parse(self.config.extensions, self.config.extensions_path)
         if httptimeout is not None:
@@ -82,7 +87,9 @@ class Simulator:
             warnings.warn(f"the simulator listens on {self.host}, beyond this machine",
                           stacklevel=2)
         self.speed = speed
-        self.seed = seed
+        self.seed = seed  # the PBX's channel ids and timings only: credentials use secrets
+        self.session_inactivity = session_inactivity
+        self.session_limit = session_limit
         self.spool = pathlib.Path(spool) if spool is not None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -118,7 +125,9 @@ class Simulator:
             log.info("these dialplan applications are not simulated; a call reaching one "
                      "hangs up: %s", "; ".join(missing))
         self.front = HTTPFront(self.manager, self.config.prefix, self.config.servername,
-                               enabled=self.config.http_enabled and self.config.webenabled)
+                               enabled=self.config.http_enabled and self.config.webenabled,
+                               session_inactivity=self.session_inactivity,
+                               session_limit=self.session_limit)
         self._server = await asyncio.start_server(self.front.serve, self.host, self.port,
                                                   reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]

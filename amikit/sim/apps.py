@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from amikit.sim import perms
 from amikit.sim.channel import BUSY, HANGUP, RINGING, UP, Channel
 from amikit.sim.dialplan import split_args
+from amikit.sim.replies import is_number
 
 if TYPE_CHECKING:
     from amikit.sim.pbx import PBX, App
@@ -42,7 +43,7 @@ def install(pbx: PBX) -> None:
 
     async def hangup(chan: Channel, data: str) -> int:
         cause = data.strip()
-        if cause.isdigit():
+        if is_number(cause):
             chan.hangupcause = int(cause)
         elif not chan.hangupcause:
             chan.hangupcause = 16
@@ -123,6 +124,6 @@ def _goto(pbx: PBX, chan: Channel, target: str) -> None:
         exten, prio = parts
     else:
         prio = parts[0]
-    number = int(prio) if prio.isdigit() else pbx.dialplan.label(context, exten, prio)
+    number = int(prio) if is_number(prio) else pbx.dialplan.label(context, exten, prio)
     if number is not None:
         chan.context, chan.exten, chan.priority = context, exten, number

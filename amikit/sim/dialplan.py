@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from amikit.sim.config import ConfigError, Section, read_conf
+from amikit.sim.replies import is_number
 
 __all__ = ["Dialplan", "Priority", "evaluate", "read_conf", "substitute"]
 
@@ -111,7 +112,7 @@ class Dialplan:
             if last is None or last[0] != exten:
                 raise ConfigError(f"{where}: priority 'n' with no priority before it")
             number = last[1] + 1
-        elif prio_text.isdigit():
+        elif is_number(prio_text):
             number = int(prio_text)
         else:
             raise ConfigError(f"{where}: priority must be a number or n, not {prio_text!r}")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from amikit.sim import wire
 from amikit.sim.manager import Manager, Reply, Request
+from amikit.sim.replies import is_number
 
 __all__ = ["HTTPFront"]
 
@@ -26,6 +27,8 @@ log = logging.getLogger("amikit.sim")
 MAX_LINE = 4096
 MAX_HEADERS = 100
 MAX_BODY = 40960
+SESSION_INACTIVITY = 30.0  # http.conf session_inactivity (ms in Asterisk), main/http.c's default
+SESSION_LIMIT = 500  # concurrent connections; http.conf sessionlimit (Asterisk's default is 100)
 PATHS = {"rawman": ("rawman", False), "mxml": ("mxml", False), "manager": ("manager", False),
          "arawman": ("rawman", True), "amxml": ("mxml", True), "amanager": ("manager", True)}
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -37,6 +40,10 @@ class _BadRequest(Exception):
         self.status = status
 
 
+def _is_hex(text: bytes) -> bool:
+    return 0 < len(text) <= 16 and all(c in b"0123456789abcdefABCDEF" for c in text)
+
+
 def _params(query: str) -> list[tuple[str, str]]:
     # ast_uri_decode with ast_uri_http_legacy: "+" is a space, %XX a byte, bad % kept
     return parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
@@ -46,8 +53,11 @@ class HTTPFront:
     """Serves the manager's HTTP paths on one listening socket."""
 
     def __init__(self, manager: Manager, prefix: str = "", servername: str = "Asterisk/23.4.1",
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, *, session_inactivity: float = SESSION_INACTIVITY,
+                 session_limit: int = SESSION_LIMIT) -> None:
         self.manager = manager
+        self.session_inactivity = session_inactivity
+        self.session_limit = session_limit
         self.prefix = prefix.rstrip("/").lower()
         self.servername = servername
         self.enabled = enabled
@@ -55,6 +65,11 @@ class HTTPFront:
         self.port = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one connection's requests until it closes, errs, idles or is told to close."""
+        if len(self.connections) >= self.session_limit:
+            # httpd_helper_thread: over session_limit the new connection is closed unanswered
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self.connections[writer] = task
@@ -68,7 +83,12 @@ class HTTPFront:
                     return
                 if not keep_open:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                TimeoutError):
+            return
+        except asyncio.CancelledError:
+            # close() cancels the open connections when the simulator stops: an ordinary end,
+            # not an error worth a traceback per connection
             return
         finally:
             self.connections.pop(writer, None)
@@ -81,9 +101,18 @@ class HTTPFront:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _line(self, reader: asyncio.StreamReader) -> bytes:
+        """One line, within ``session_inactivity`` (``ast_iostream_set_timeout_inactivity``);
+        a line longer than the reader's buffer (64 KiB) is a 400, not a dropped connection."""
+        try:
+            async with asyncio.timeout(self.session_inactivity):
+                return await reader.readline()
+        except (ValueError, asyncio.LimitOverrunError):  # readline's "Separator ... limit"
+            raise _BadRequest(400) from None
+
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    peer: tuple[str, int]) -> bool:
-        line = await reader.readline()
+        line = await self._line(reader)
         if not line:
             return False
         if len(line) > MAX_LINE or not line.endswith(b"\n"):
@@ -94,7 +123,7 @@ class HTTPFront:
             raise _BadRequest(400) from None
         headers: list[tuple[str, str]] = []
         while True:
-            raw = await reader.readline()
+            raw = await self._line(reader)
             if len(raw) > MAX_LINE:
                 raise _BadRequest(400)
             if raw in (b"\r\n", b"\n", b""):
@@ -111,24 +140,36 @@ class HTTPFront:
         return not close
 
     async def _body(self, reader: asyncio.StreamReader, fields: dict[str, str]) -> bytes:
+        """The request body, refused as soon as it would pass ``MAX_BODY`` (``http_body_*`` in
+        main/http.c check each chunk's size before reading it), never buffered first."""
+        async with asyncio.timeout(self.session_inactivity):
+            return await self._read_body(reader, fields)
+
+    async def _read_body(self, reader: asyncio.StreamReader, fields: dict[str, str]) -> bytes:
         if fields.get("transfer-encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
+            total = 0
             while True:
-                size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+                size_text = (await self._line(reader)).split(b";")[0].strip()
+                if not _is_hex(size_text):
+                    raise _BadRequest(400)  # chunked_atoh: a bad chunk size is a bad request
+                size = int(size_text, 16)
                 if size == 0:
-                    await reader.readline()
+                    await self._line(reader)
                     break
-                chunks.append(await reader.readexactly(size))
-                await reader.readline()
-                if sum(map(len, chunks)) > MAX_BODY:
+                total += size
+                if total > MAX_BODY:
                     raise _BadRequest(413)
+                chunks.append(await reader.readexactly(size))
+                if (await self._line(reader)).strip():
+                    raise _BadRequest(400)
             return b"".join(chunks)
         if "transfer-encoding" in fields:
             raise _BadRequest(501)
         length = fields.get("content-length")
         if length is None:
             return b""
-        if not length.isdigit():
+        if not is_number(length):
             raise _BadRequest(400)
         if int(length) > MAX_BODY:
             raise _BadRequest(413)

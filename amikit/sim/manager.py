@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import random
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ Output = list["Pairs | Event"]
 QUEUE_LIMIT = 20000  # events kept for a session that does not poll (oldest dropped first)
 UNAUTH_LIFE = 5.0
 NONCE_LIFE = 62.0
+REAP_EVERY = 0.5  # seconds between purges triggered by requests (the simulator also reaps each second)
 
 
 Handler = Callable[["Session", "Request", Pairs], Awaitable["Output | None"]]
@@ -118,10 +120,14 @@ class Manager:
         self.actions = ManagerActions(self)
         self.started_wall = time.time()
         self._ids = itertools.count(1)
+        self._last_reap = float("-inf")
 
     # -- HTTP entry points -------------------------------------------------------------
     async def handle(self, request: Request) -> Reply:
-        self.reap()
+        # purge_sessions runs over every session; doing that on every request made each
+        # request O(sessions), so a flood of cookie-less requests slowed everyone down
+        if self.clock() - self._last_reap >= REAP_EVERY:
+            self.reap()
         if request.digest:
             return await self._handle_digest(request)
         session = self._session_from_cookie(request.cookie)
@@ -165,8 +171,10 @@ class Manager:
 
     # -- sessions ----------------------------------------------------------------------
     def _new_id(self) -> int:
+        # build_mansession draws mansession_id from ast_random() (/dev/urandom): a cookie is a
+        # credential, so it comes from secrets, never from the seeded PBX generator
         while True:
-            sid = self.rng.getrandbits(32)
+            sid = secrets.randbits(32)
             if sid and sid not in self.sessions:
                 return sid
 
@@ -176,12 +184,17 @@ class Manager:
         now = self.clock()
         if session is not None and not session.destroy and session.expires >= now:
             return session
+        # not subscribed yet: an unauthenticated session cannot read events (readperm 0), so it
+        # joins the event bus when it logs in (or at its first WaitEvent); a flood of
+        # cookie-less requests then costs nothing per published event
         session = Session(self._new_id(), now, now + UNAUTH_LIFE)
-        self.subscribe(session)
         self.sessions[session.id] = session
         return session
 
     def subscribe(self, session: Session) -> None:
+        """Give the session its event queue (once)."""
+        if session.queue is not None:
+            return
         session.queue = EventQueue(QUEUE_LIMIT, session.wake.set, f"session {session.id:08x}")
         self.bus.queues.add(session.queue)
 
@@ -199,11 +212,17 @@ class Manager:
     def reap(self) -> None:
         """Destroy sessions whose time is up (Asterisk's purge_sessions)."""
         now = self.clock()
+        self._last_reap = now
         for table in (self.sessions, self.digest_sessions):
             for key, session in list(table.items()):
                 if session.inuse == 0 and (session.expires < now or session.destroy):
                     del table[key]
                     self._unsubscribe(session)
+        # a nonce past its life only ever earns a stale=true challenge (auth_http_callback),
+        # which an unknown nonce earns too: forget it instead of keeping every nonce issued
+        for nonce, issued in list(self.nonces.items()):
+            if now - issued > NONCE_LIFE:
+                del self.nonces[nonce]
 
     @property
     def dropped_events(self) -> int:
@@ -213,7 +232,9 @@ class Manager:
 
     # -- digest ----------------------------------------------------------------------------
     def _nonce(self) -> str:
-        nonce = f"{self.rng.getrandbits(31):08x}"
+        # auth_http_callback: snprintf("%08lx", ast_random()), i.e. 31 random bits from
+        # /dev/urandom; secrets, not the seeded generator, so nonces cannot be predicted
+        nonce = f"{secrets.randbits(31):08x}"
         self.nonces[nonce] = self.clock()
         return nonce
 
@@ -245,6 +266,10 @@ class Manager:
             self.digest_sessions[key] = session
         elif "qop" in fields and nc <= session.nc:
             return self._challenge(request, stale=True)
+        if "qop" not in fields:
+            # RFC 2069 (no qop) has no nonce count, so a captured response could be replayed
+            # for the nonce's whole life; here each such nonce answers one request only
+            self.nonces.pop(nonce, None)
         session.nc = nc
         session.inuse += 1
         try:
@@ -271,6 +296,9 @@ class Manager:
                            [("RequestType", f"Action: {action}")])
             return [error(action_id, "Permission denied")]
         handler = self.handlers().get(name)
+        unsimulated = perms.UNSIMULATED_CLASSES.get(name, 0)
+        if handler is None and unsimulated and not session.writeperm & unsimulated:
+            return [error(action_id, "Permission denied")]
         if handler is None:
             self.actions.security("RequestBadFormat", session, request,
                            [("RequestType", f"Action: {action}")])

@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import secrets
 import time
 from typing import TYPE_CHECKING
 
 from amikit.protocol import is_false, is_true
 from amikit.sim import perms
 from amikit.sim.events import Event
-from amikit.sim.replies import Pairs, error, header, response
+from amikit.sim.replies import Pairs, error, header, is_number, response
 
 if TYPE_CHECKING:
     from amikit.sim.manager import Manager, Output, Request, Session
 
-__all__ = ["SYNOPSIS", "ManagerActions", "event_mask", "wait_timeout"]
+__all__ = ["SYNOPSIS", "ManagerActions", "event_mask", "regex_is_bounded", "wait_timeout"]
 
 FAILED_LOGIN_DELAY = 1.0
 AMI_VERSION = "12.0.0"
@@ -73,6 +74,7 @@ class ManagerActions:
             session.destroy = True
             return [error(action_id, "Authentication failed")]
         session.user, session.authenticated = user, True
+        self.manager.subscribe(session)  # events flow from the login on, its own SuccessfulAuth too
         events = header(msg, "Events")
         if events:
             session.mask, session.mask_set = event_mask(events, user.read), True
@@ -89,7 +91,9 @@ class ManagerActions:
         if header(msg, "AuthType").lower() != "md5":
             return [error(action_id, "Must specify AuthType")]
         if session.challenge is None:
-            session.challenge = str(self.manager.rng.randrange(1, 10**9))
+            # action_challenge: snprintf("%ld", ast_random()) into challenge[10], so 31 bits from
+            # /dev/urandom cut to 9 digits; the key is a credential, never from the seeded generator
+            session.challenge = str(secrets.randbits(31))[:9]
         return [response("Success", action_id, [("Challenge", session.challenge)])]
 
     async def ping(self, session: Session, request: Request, msg: Pairs) -> Output:
@@ -114,6 +118,11 @@ class ManagerActions:
         try:
             pattern = re.compile(text[1:] if exclude else text)
         except re.error:
+            return [error(action_id, "Filter Not Added")]
+        if not regex_is_bounded(text[1:] if exclude else text):
+            # manager_add_filter hands the pattern to regcomp, whose engine does not backtrack;
+            # Python's does, so a pattern that can backtrack exponentially or with a high
+            # polynomial degree would freeze every session: refuse it as regcomp refuses bad ones
             return [error(action_id, "Filter Not Added")]
         session.filters.append((not exclude, pattern))
         return [response("Success", action_id, [("Message", "Success")])]
@@ -224,10 +233,64 @@ class ManagerActions:
         self.manager.bus.publish(name, perms.SECURITY, body)
 
 
+MAX_OPEN_REPEATS = 3
+
+
+def regex_is_bounded(text: str) -> bool:
+    """Whether a Filter pattern runs in bounded time under Python's backtracking ``re``.
+
+    Refused: a repeat (``*``, ``+``, ``{m,}``, ``{m,n}`` with n > 1) around anything that itself
+    repeats, alternates or refers back (``(a+)+``, ``(a|aa)*``, ``(x\\1)+``), which backtracks
+    exponentially; backreferences and lookarounds anywhere; and more than ``MAX_OPEN_REPEATS``
+    unbounded repeats in all (``.*.*.*.*x`` is O(n^k)).
+    """
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+    try:
+        tree = sre_parse.parse(text)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    constants = sre_parse  # opcodes are re-exported by the parser module
+    repeats = (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT)
+    refused = (constants.GROUPREF, constants.GROUPREF_EXISTS, constants.ASSERT,
+               constants.ASSERT_NOT)
+    open_repeats = 0
+
+    def walk(items: object, inside_repeat: bool) -> bool:
+        nonlocal open_repeats
+        for op, arg in items:  # type: ignore[attr-defined]
+            if op in refused:
+                return False
+            if op in repeats:
+                _low, high, sub = arg
+                if high is sre_parse.MAXREPEAT:
+                    open_repeats += 1
+                if high is sre_parse.MAXREPEAT or high > 1:
+                    if inside_repeat:
+                        return False
+                    if not walk(sub, True):
+                        return False
+                elif not walk(sub, inside_repeat):
+                    return False
+            elif op is constants.BRANCH:
+                if inside_repeat:
+                    return False
+                if not all(walk(branch, inside_repeat) for branch in arg[1]):
+                    return False
+            elif op is constants.SUBPATTERN:
+                if not walk(arg[-1], inside_repeat):
+                    return False
+            elif op is constants.ATOMIC_GROUP and not walk(arg, inside_repeat):
+                return False
+        return True
+
+    return walk(tree, False) and open_repeats <= MAX_OPEN_REPEATS
+
+
 def event_mask(text: str, readperm: int) -> int:
     """``strings_to_mask``: digits, a true/false word, or a class list; ANDed with read."""
     text = text.strip()
-    if text.isdigit():
+    if is_number(text):
         mask = int(text)
     elif is_false(text):  # ast_false before ast_true, as strings_to_mask asks
         mask = 0

@@ -18,7 +18,7 @@ from amikit.sim.channel import SOFTHANGUP_EXPLICIT, Channel
 from amikit.sim.cli import CLI
 from amikit.sim.dial import REASON
 from amikit.sim.dialplan import split_args
-from amikit.sim.replies import Pairs, error, header, list_reply, response, with_action_id
+from amikit.sim.replies import Pairs, error, header, is_number, list_reply, response, with_action_id
 from amikit.sim.variables import split_callerid
 
 if TYPE_CHECKING:
@@ -31,6 +31,21 @@ __all__ = ["PBXActions"]
 SYSTEM_APPS = ("agi", "exec", "system", "mixmonitor", "originate", "reload", "dbdeltree",
                "externalivr")
 SYSTEM_DATA = ("SHELL", "EVAL", "CURL", "DB", "FILE", "ODBC", "REALTIME")
+
+
+def app_permitted(app: str, data: str) -> bool:
+    """``is_originate_app_permitted`` over ``originate_app_permissions``: whether a user without
+    the system class may originate to this application with this data.
+
+    The application is matched case-insensitively against substrings (``app_match``:
+    ``strcasestr``), so TrySystem, TryExec and EAGI are caught; the data case-sensitively
+    against substrings (``appdata_match``: ``strstr``), so ``${SHELL(id)}`` is.
+    """
+    lowered = app.lower()
+    if any(word in lowered for word in SYSTEM_APPS):
+        return False
+    return not (data and any(word in data for word in SYSTEM_DATA))
+
 
 
 class PBXActions:
@@ -67,15 +82,14 @@ class PBXActions:
         if not app:
             if not (exten and context and prio):
                 return [error(action_id, "Originate with 'Exten' requires 'Context' and 'Priority'")]
-            if prio.isdigit():
+            if is_number(prio):
                 priority = int(prio)
             else:
                 label = self.pbx.dialplan.label(context, exten, prio)
                 if label is None:
                     return [error(action_id, "Invalid priority")]
                 priority = label
-        restricted = app.lower() in SYSTEM_APPS or any(w in data.upper() for w in SYSTEM_DATA)
-        if restricted and not session.writeperm & perms.SYSTEM:
+        if app and not session.writeperm & perms.SYSTEM and not app_permitted(app, data):
             return [error(action_id, "Originate Access Forbidden: app or data blacklisted")]
         callerid = split_callerid(header(msg, "CallerID"))
         variables = []
@@ -133,7 +147,7 @@ class PBXActions:
             context = header(msg, prefix + "Context") or header(msg, "Context")
             exten = header(msg, prefix + "Exten") or header(msg, "Exten")
             prio = header(msg, prefix + "Priority") or header(msg, "Priority")
-            number = int(prio) if prio.isdigit() else self.pbx.dialplan.label(context, exten, prio)
+            number = int(prio) if is_number(prio) else self.pbx.dialplan.label(context, exten, prio)
             if number is None:
                 return [error(action_id, "Priority is invalid")]
             moves.append((chan, context, exten, number))
@@ -148,7 +162,8 @@ class PBXActions:
         if not name:
             return [error(action_id, "No channel specified")]
         cause_text = header(msg, "Cause")
-        cause = int(cause_text) if cause_text.isdigit() and 0 < int(cause_text) <= 127 else None
+        # action_hangup: strtol with the whole text consumed, 0..127, else the cause is ignored
+        cause = int(cause_text) if is_number(cause_text) and 0 < int(cause_text) <= 127 else None
         if len(name) > 2 and name.startswith("/") and name.endswith("/"):
             try:
                 pattern = re.compile(name[1:-1])

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ACTION_CLASSES", "ALL", "CLASSES", "parse_perms", "privilege"]
+__all__ = ["ACTION_CLASSES", "ALL", "CLASSES", "UNSIMULATED_CLASSES", "parse_perms", "privilege"]
 
 SYSTEM, CALL, LOG, VERBOSE, COMMAND = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4
 AGENT, USER, CONFIG, DTMF, REPORTING = 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 9
@@ -31,6 +31,15 @@ ACTION_CLASSES = {
     "command": COMMAND, "coreshowchannels": SYSTEM | REPORTING, "userevent": USER,
     "filter": SYSTEM, "coresettings": SYSTEM | REPORTING, "corestatus": SYSTEM | REPORTING,
     "showdialplan": CONFIG | REPORTING,
+}
+
+#: Actions Asterisk registers that the simulator does not answer, with their write class:
+#: ``process_message`` answers "Permission denied" to a user without the class before it
+#: would run them, so only an authorised user sees "Invalid/unknown command".
+UNSIMULATED_CLASSES = {
+    "getconfig": SYSTEM | CONFIG, "getconfigjson": SYSTEM | CONFIG, "updateconfig": CONFIG,
+    "createconfig": CONFIG, "listcategories": CONFIG, "reload": SYSTEM | CONFIG,
+    "moduleload": SYSTEM, "modulecheck": SYSTEM, "loggerrotate": SYSTEM,
 }
 
 

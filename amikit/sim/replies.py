@@ -11,7 +11,7 @@ Modelled on ``astman_get_header``, ``astman_send_response_full`` and
 
 from __future__ import annotations
 
-__all__ = ["Pairs", "error", "header", "list_reply", "response", "with_action_id"]
+__all__ = ["Pairs", "error", "header", "is_number", "list_reply", "response", "with_action_id"]
 
 Pairs = list[tuple[str, str]]
 
@@ -51,3 +51,13 @@ def list_reply(action_id: str, message: str, items: list[Pairs], complete: str,
             ("ListItems", str(len(items))), *(extra or [])]
     return [response("Success", action_id, [("EventList", "start"), ("Message", message)]),
             *items, tail]
+
+
+def is_number(text: str) -> bool:
+    """Plain ASCII decimal digits, as ``sscanf("%d")`` reads them (``str.isdigit`` also
+    accepts ``²`` and other digits that ``int`` refuses).
+
+    >>> is_number("21"), is_number("²"), is_number("")
+    (True, False, False)
+    """
+    return text.isascii() and text.isdigit()

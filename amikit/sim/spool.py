@@ -119,7 +119,11 @@ class Spool:
         """Start every call file that is complete and due."""
         now = time.time()
         seen = {}
-        for path in self.outgoing.iterdir():
+        try:
+            paths = list(self.outgoing.iterdir())
+        except FileNotFoundError:  # the spool was removed under us (its owner is done with it)
+            return
+        for path in paths:
             if path.name in self._active or not path.is_file():
                 continue
             stat = path.stat()

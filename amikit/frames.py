@@ -78,6 +78,27 @@ class _Names:
         return column
 
 
+# -- text that Arrow and Parquet can hold -------------------------------------------------
+def _printable(text: str) -> str:
+    """``text`` as valid Unicode: bytes that were not UTF-8 shown as ``\\xff`` escapes.
+
+    Parsers keep such bytes as surrogate escapes (and record a defect); Arrow, Parquet and
+    most tools refuse surrogates, so a frame shows the bytes with backslash escapes
+    instead: visible, and never mistaken for the character a decoder would guess.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte (from JSON, say)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _string_array(values: list[str]) -> pa.Array:
+    try:
+        return pa.array(values, pa.string())
+    except UnicodeEncodeError:  # the rare column holding surrogates: only it pays for this
+        return pa.array([v if v.isascii() else _printable(v) for v in values], pa.string())
+
+
 # -- the message path --------------------------------------------------------------------
 def _message_columns(messages: Iterable[Message]) -> tuple[dict[str, Cells], list[float | None], int]:
     """Each column's (rows, values) from Message objects; events only."""
@@ -89,12 +110,13 @@ def _message_columns(messages: Iterable[Message]) -> tuple[dict[str, Cells], lis
         if not _is_event(msg):
             continue
         for name, value in msg.headers:
-            rows, values = cells.setdefault(names(name), ([], []))
+            column = names(name if name.isascii() else _printable(name))
+            rows, values = cells.setdefault(column, ([], []))
             rows.append(row)
             values.append(value)
         received.append(msg.received_at)
         row += 1
-    columns = {column: (np.array(rows, dtype=np.int64), pa.array(values, pa.string()))
+    columns = {column: (np.array(rows, dtype=np.int64), _string_array(values))
                for column, (rows, values) in cells.items()}
     return columns, received, row
 
@@ -205,17 +227,36 @@ def _column(name: str, rows: np.ndarray, values: pa.Array, n_rows: int,
     if len(rows) > 1 and (np.diff(rows) == 0).any():
         return _list_column(rows, values, n_rows)
     if name == "Timestamp":
-        return pd.to_datetime(_scatter_numbers(rows, values, n_rows, np.float64), unit="s",
-                              utc=True).astype("datetime64[us, UTC]")
+        return _times(_scatter_numbers(rows, values, n_rows, np.float64))
     if name in INT_COLUMNS:
-        numbers = _scatter_numbers(rows, values, n_rows, np.float64)
-        missing = np.isnan(numbers)
-        return pd.Series(pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64),
-                                                missing))
+        return _integers(_scatter_numbers(rows, values, n_rows, np.float64))
     if name in LOCAL_TIME_COLUMNS and tz is not None:
         local = pd.to_datetime(_text(rows, values, n_rows).astype(object), errors="coerce")
         return local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
     return _text(rows, values, n_rows)
+
+
+# Python's datetime range (years 1 to 9999) in epoch seconds: what every tool can hold.
+_FIRST_SECOND, _LAST_SECOND = -62_135_596_800.0, 253_402_300_799.0
+
+
+def _times(seconds: np.ndarray) -> pd.Series:
+    """Epoch seconds as UTC datetimes; NaN, infinite or out-of-range ones as NaT."""
+    with np.errstate(invalid="ignore"):
+        ok = (seconds >= _FIRST_SECOND) & (seconds <= _LAST_SECOND)
+    seconds = np.where(ok, seconds, np.nan)
+    return pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).astype("datetime64[us, UTC]")
+
+
+def _integers(numbers: np.ndarray) -> pd.Series:
+    """Numbers as nullable integers; a fraction, NaN, infinity or one beyond int64 is NA.
+
+    Casting such a float would wrap (1e30 becomes -9223372036854775808) or truncate; a
+    count that is not an integer is not a count, so it is missing, never made up.
+    """
+    with np.errstate(invalid="ignore"):
+        ok = (np.abs(numbers) < 2.0**63) & (np.floor(numbers) == numbers)
+    return pd.Series(pd.arrays.IntegerArray(np.where(ok, numbers, 0).astype(np.int64), ~ok))
 
 
 def _list_column(rows: np.ndarray, values: pa.Array, n_rows: int) -> pd.Series:
@@ -258,8 +299,9 @@ def _typed(columns: dict[str, Cells], n_rows: int, received: list[float | None] 
             for name, (rows, values) in columns.items()}
     frame = pd.DataFrame(data, index=pd.RangeIndex(n_rows))
     if received is not None and any(r is not None for r in received):
-        frame["received_at"] = pd.to_datetime(pd.Series(received, dtype="float64"), unit="s",
-                                              utc=True)
+        frame["received_at"] = _times(np.array(
+            [r if isinstance(r, int | float) and not isinstance(r, bool) else np.nan
+             for r in received], dtype=np.float64))
         if "Timestamp" in frame:
             frame["Timestamp"] = frame["Timestamp"].fillna(frame["received_at"])
         else:
@@ -307,7 +349,9 @@ def read_events(source: str | os.PathLike[str] | bytes, *, server: str | None = 
 
 def _jsonl_columns(data: bytes) -> tuple[dict[str, Cells], int, list[float | None]]:
     messages = []
-    for number, line in enumerate(data.decode("utf-8", "surrogateescape").splitlines(), 1):
+    # Only "\n" ends a record: str.splitlines() would also cut at U+2028, U+2029, U+0085
+    # and other characters that json.dumps leaves inside a value.
+    for number, line in enumerate(data.decode("utf-8", "surrogateescape").split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -317,7 +361,10 @@ def _jsonl_columns(data: bytes) -> tuple[dict[str, Cells], int, list[float | Non
             from amikit.errors import ProtocolError
 
             raise ProtocolError(f"JSON Lines record {number} is not an amikit event: {exc}") from None
-        msg.received_at = record.get("received_at")
+        received = record.get("received_at")
+        # a number, or None: anything else would make the whole column unreadable
+        ok = isinstance(received, int | float) and not isinstance(received, bool)
+        msg.received_at = float(received) if ok else None
         messages.append(msg)
     columns, received, n_rows = _message_columns(messages)
     return columns, n_rows, received
@@ -389,10 +436,16 @@ class EventLog:
     def to_jsonl(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Write the events as amikit's JSON Lines (``read_events`` reads them back)."""
         out = pathlib.Path(path)
-        with out.open("w", encoding="utf-8", errors="surrogateescape") as f:
+        with out.open("wb") as f:
             for msg in self._events:
-                f.write(json.dumps({"headers": msg.headers, "received_at": msg.received_at},
-                                   ensure_ascii=False) + "\n")
+                record = {"headers": msg.headers, "received_at": msg.received_at}
+                try:
+                    # bytes that were not UTF-8 (surrogate escapes) are written back as such
+                    line = json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogateescape")
+                except UnicodeEncodeError:
+                    # a surrogate that stands for no byte: JSON's \\u escape keeps it
+                    line = json.dumps(record).encode("ascii")
+                f.write(line + b"\n")
         return out
 
     def to_parquet(self, path: str | os.PathLike[str]) -> pathlib.Path:

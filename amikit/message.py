@@ -35,7 +35,9 @@ class Headers(tuple[tuple[str, str], ...]):
 
     Immutable so that nothing can change a message's headers behind its case-insensitive
     lookup index. It also compares equal to a *list* of the same pairs, so code written
-    when ``headers`` was a list keeps working; a slice is a :class:`Headers` too.
+    when ``headers`` was a list keeps working; a slice is a :class:`Headers` too. Its repr
+    (and so its text in an f-string or an error message) masks ``Secret`` and ``Key``
+    values as :meth:`Message.redacted` does; the pairs themselves are untouched.
 
         >>> headers = Message([("Event", "Hangup"), ("Cause", "16")]).headers
         >>> headers[:1], headers == [("Event", "Hangup"), ("Cause", "16")]
@@ -67,7 +69,10 @@ class Headers(tuple[tuple[str, str], ...]):
         return super().__getitem__(index)
 
     def __repr__(self) -> str:
-        return f"Headers({tuple(self)!r})"
+        # masked: headers end up in error messages and logs (a ProtocolError quotes the
+        # first headers of a reply), which must never show a secret
+        masked = tuple((n, MASK if n.lower() in SECRET_HEADERS else v) for n, v in self)
+        return f"Headers({masked!r})"
 
 
 def _masked(headers: Iterable[tuple[str, str]]) -> Headers:

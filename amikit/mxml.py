@@ -214,9 +214,54 @@ def parse_manager_html(data: bytes | str) -> list[Message]:
     elif not isinstance(data, str):
         raise TypeError(f"parse_manager_html takes bytes or str, not {type(data).__name__}")
     reader = _ManagerPage()
-    reader.feed(data)
-    reader.close()
+    try:
+        reader.feed(_plain_brackets(data))
+        reader.close()
+    except AssertionError as exc:  # the standard library's parser asserts on some markup
+        raise ProtocolError(f"not a /manager page: {exc}", messages=reader.messages) from None
     return reader.finish()
+
+
+def _plain_brackets(text: str) -> str:
+    """``text`` with every ``<`` that opens no complete tag written as ``&lt;``.
+
+    The standard library's HTML parser re-reads the rest of the page after each ``<``
+    that opens nothing it can finish (``"<a " * n`` takes quadratic time). A ``<`` not
+    closed by a ``>`` before the next ``<`` is text anyway, and so is an unclosed
+    comment; writing them as ``&lt;`` gives the same text in one linear pass. Complete
+    comments are dropped (a page's comments carry no message).
+    """
+    if "<" not in text:
+        return text
+    out: list[str] = []
+    pos, size = 0, len(text)
+    gt = -1  # the next ">" at or after the current "<", found once per ">" (linear)
+    while pos < size:
+        lt = text.find("<", pos)
+        if lt < 0:
+            out.append(text[pos:])
+            break
+        out.append(text[pos:lt])
+        if text.startswith("<!--", lt):
+            close = text.find("-->", lt + 4)
+            if close < 0:
+                out.append(text[lt:].replace("<", "&lt;"))
+                break
+            pos = close + 3
+            continue
+        if gt <= lt:
+            gt = text.find(">", lt + 1)
+            if gt < 0:
+                out.append(text[lt:].replace("<", "&lt;"))
+                break
+        following = text.find("<", lt + 1, gt)
+        if following >= 0:
+            out.append("&lt;")  # text: another "<" comes before this one is closed
+            pos = lt + 1
+            continue
+        out.append(text[lt:gt + 1])
+        pos = gt + 1
+    return "".join(out)
 
 
 class _ManagerPage(HTMLParser):

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from amikit.errors import InvalidAction
+from amikit.errors import InvalidAction, ProtocolError
 from amikit.message import Message
 from amikit.mxml import parse_manager_html, parse_mxml
 
@@ -107,7 +107,11 @@ def parse_rawman(data: bytes | str) -> list[Message]:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"parse_rawman takes bytes or str, not {type(data).__name__}")
     data = bytes(data)
-    sep = "\r\n" if b"\r\n" in data else "\n"
+    return _parse_bytes(data, "\r\n" if b"\r\n" in data else "\n")
+
+
+def _parse_bytes(data: bytes, sep: str) -> list[Message]:
+    """:func:`parse_rawman` of bytes whose line end is known (a stream reader's chunks)."""
     try:
         # Decoding the whole buffer at once is the fast path; it is the same as decoding
         # block by block because UTF-8 never uses an ASCII byte inside a character.
@@ -141,11 +145,15 @@ def _messages(
     if follows:
         return _messages_with_follows(blocks, sep, defects)
     from_text = Message._from_text
+    # A block that is empty or one line end is a stray blank line between messages, never
+    # a message: so a stream gives the same messages wherever its chunks were cut.
     if defects is None:
-        messages = [from_text(block, sep) for block in blocks if block]
+        messages = [from_text(block, sep) for block in blocks if block and block != sep]
     else:
         messages = [
-            from_text(block, sep, d) for block, d in zip(blocks, defects, strict=True) if block
+            from_text(block, sep, d)
+            for block, d in zip(blocks, defects, strict=True)
+            if block and block != sep
         ]
     _note_unterminated(blocks, messages, sep)
     return messages
@@ -170,7 +178,7 @@ def _messages_with_follows(
     while i < len(blocks):
         block, block_defects = blocks[i], (defects[i] if defects else None)
         i += 1
-        if not block:
+        if not block or block == sep:
             continue
         if not block.lstrip(sep)[:17].lower().startswith("response: follows"):
             messages.append(Message._from_text(block, sep, block_defects))
@@ -187,19 +195,25 @@ def _messages_with_follows(
 def _follows_message(text: str, sep: str, defects: list[str] | None) -> Message:
     defects = defects or []
     headers: list[tuple[str, str]] = []
-    rest = text.lstrip(sep)
+    # Walk by index: slicing off each header line would copy the rest of a long reply
+    # every time (quadratic in a reply made of many header-like lines).
+    pos = len(text) - len(text.lstrip(sep))
     # Asterisk writes Response, Privilege and ActionID lines, then the command's own text.
     while True:
-        line, found, after = rest.partition(sep)
-        name, colon, value = line.partition(":")
-        if not (found and colon and name.lower() in _FOLLOWS_HEADERS):
+        eol = text.find(sep, pos)
+        if eol < 0:
             break
-        headers.append((name, value[1:] if value[:1] == " " else value))
-        rest = after
-    body, end, _ = rest.partition(_END_COMMAND)
-    if not end:
+        colon = text.find(":", pos, eol)
+        if colon < 0 or text[pos:colon].lower() not in _FOLLOWS_HEADERS:
+            break
+        start = colon + 2 if text.startswith(" ", colon + 1) and colon + 1 < eol else colon + 1
+        headers.append((text[pos:colon], text[start:eol]))
+        pos = eol + len(sep)
+    end = text.find(_END_COMMAND, pos)
+    if end < 0:
         defects.append("Response: Follows without --END COMMAND-- (truncated stream?)")
-    return Message(headers, body=body, defects=defects)
+        end = len(text)
+    return Message(headers, body=text[pos:end], defects=defects)
 
 
 def parse_recording(data: bytes | str) -> list[Message]:
@@ -223,6 +237,15 @@ def parse_recording(data: bytes | str) -> list[Message]:
     return reader.feed(raw) + reader.close()
 
 
+#: The largest message (or legacy Follows reply) a :class:`StreamReader` holds while it waits
+#: for the message's end; a peer sending more without a blank line is refused.
+MAX_MESSAGE = 64 * 1024 * 1024
+
+# A legacy Follows reply starts a block; Asterisk writes the words in this case, parse_rawman
+# accepts any case, and so does the reader.
+_FOLLOWS_LINE = re.compile(rb"(?im)^response: follows")
+
+
 class StreamReader:
     """Incremental reader for AMI text arriving in chunks (TCP port 5038, a recorded file).
 
@@ -230,6 +253,11 @@ class StreamReader:
     keeps a partial message across chunk boundaries and never splits a multi-byte
     character (it cuts only at a blank line, then decodes). The TCP banner
     (``Asterisk Call Manager/12.0.0``) is taken off the front and kept in ``banner``.
+    Wherever the chunks are cut, the same messages come out; stray blank lines between
+    messages make none. Time is linear in the bytes fed: each byte is searched once.
+
+    A message still unfinished after ``max_message`` bytes (default 64 MiB) raises
+    :class:`~amikit.errors.ProtocolError` and the reader drops what it held.
 
         >>> reader = StreamReader()
         >>> reader.feed(b"Asterisk Call Manager/12.0.0\\r\\nResponse: Succ")
@@ -238,33 +266,60 @@ class StreamReader:
         (['Success'], 'Asterisk Call Manager/12.0.0')
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_message: int = MAX_MESSAGE) -> None:
+        self.max_message = max_message
         self._buffer = bytearray()
         self._started = False
         self._sep: bytes | None = None
         self.banner: str | None = None
+        # Where the search for the next blank line (or --END COMMAND--) resumes: the
+        # bytes before it were searched already, so a long message is not re-scanned.
+        self._scan = 0
+        # Where the search for the start of a legacy Follows reply resumes.
+        self._checked = 0
+        # The buffer starts with a Follows reply whose --END COMMAND-- has not arrived.
+        self._in_follows = False
 
     def feed(self, data: bytes) -> list[Message]:
         """Add ``data``; return the messages it completes, in order."""
         self._buffer += data
         if not self._started and not self._take_banner():
-            return []
+            return self._check_size([])
         if self._sep is None:
             lf = self._buffer.find(b"\n")
             if lf < 0:
-                return []
+                return self._check_size([])
             self._sep = b"\r\n" if lf > 0 and self._buffer[lf - 1] == 0x0D else b"\n"
-        end = self._complete_end(bytes(self._buffer))
-        if end <= 0:
-            return []
-        chunk = bytes(self._buffer[:end])
-        del self._buffer[:end]
-        return parse_rawman(chunk)
+        messages: list[Message] = []
+        while (end := self._complete_end()) > 0:
+            chunk = bytes(self._buffer[:end])
+            del self._buffer[:end]
+            self._scan = max(0, self._scan - end)
+            self._checked = max(0, self._checked - end)
+            messages += _parse_bytes(chunk, self._sep.decode())
+        return self._check_size(messages)
 
     def close(self) -> list[Message]:
         """End of stream: return what is left (marked as not ended by a blank line)."""
         rest, self._buffer = bytes(self._buffer), bytearray()
-        return parse_rawman(rest) if rest.strip() else []
+        self._scan = self._checked = 0
+        self._in_follows = False
+        if not rest.strip():
+            return []
+        return _parse_bytes(rest, self._sep.decode()) if self._sep else parse_rawman(rest)
+
+    def _check_size(self, messages: list[Message]) -> list[Message]:
+        if len(self._buffer) > self.max_message:
+            size = len(self._buffer)
+            self._buffer = bytearray()
+            self._scan = self._checked = 0
+            self._in_follows = False
+            raise ProtocolError(
+                f"an AMI message still unfinished after {size} bytes (the limit is "
+                f"{self.max_message}): no blank line ends it; the reader dropped it",
+                messages=messages,
+            )
+        return messages
 
     def _take_banner(self) -> bool:
         head = bytes(self._buffer[: len(_BANNER)])
@@ -281,17 +336,46 @@ class StreamReader:
         self._started = True
         return True
 
-    def _complete_end(self, buffer: bytes) -> int:
+    def _complete_end(self) -> int:
+        """How many leading bytes of the buffer are whole messages (0: none yet)."""
         assert self._sep is not None
-        blank = self._sep + self._sep
-        end = buffer.rfind(blank)
+        buffer, blank = self._buffer, self._sep + self._sep
+        end_command = _END_COMMAND.encode()
+        if self._in_follows:
+            at = buffer.find(end_command, self._scan)
+            if at < 0:
+                self._scan = max(self._scan, len(buffer) - len(end_command) + 1)
+                return 0
+            self._in_follows = False
+            self._scan = self._checked = at + len(end_command)
+        end = buffer.rfind(blank, self._scan)
         if end < 0:
+            self._scan = max(self._scan, len(buffer) - len(blank) + 1)
             return 0
         end += len(blank)
-        follows = buffer.rfind(b"Response: Follows", 0, end)
-        if follows >= 0 and buffer.find(_END_COMMAND.encode(), follows) < 0:
-            return follows  # a legacy reply whose free text has not all arrived yet
+        # Every Follows reply starting before ``end`` must have its --END COMMAND--, as its
+        # free text may hold blank lines; cut before the first one that has not.
+        while (follows := self._follows_start(self._checked, end)) >= 0:
+            at = buffer.find(end_command, follows, end)
+            if at < 0:
+                self._in_follows = True
+                self._scan = max(follows, end - len(end_command))
+                return follows
+            self._checked = at + len(end_command)
+        self._scan = self._checked = end
         return end
+
+    def _follows_start(self, start: int, end: int) -> int:
+        """Where the first Follows reply in ``buffer[start:end]`` begins, or -1."""
+        assert self._sep is not None
+        buffer, sep = self._buffer, self._sep
+        for match in _FOLLOWS_LINE.finditer(buffer, start, end):
+            at = match.start()
+            # only at the start of a block, as parse_rawman reads it: after a blank line
+            # or at the start of the buffer, stray line ends before it allowed
+            if at == 0 or buffer[max(0, at - 2 * len(sep)):at] in (sep + sep, sep):
+                return at
+        return -1
 
 
 # -- encoding ----------------------------------------------------------------------------
@@ -311,6 +395,27 @@ def _check_value(name: str, value: str) -> None:
                 "(Asterisk echoes them raw, which would let a value forge AMI messages)",
                 header=name,
             )
+    if not value.isascii():
+        try:
+            # surrogate escapes (text read from bytes that were not UTF-8) go back as
+            # those bytes; any other surrogate has no bytes at all
+            value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise InvalidAction(
+                f"header {name!r} holds the lone surrogate {value[exc.start]!r} at "
+                f"{exc.start}: it is no character and has no bytes to send",
+                header=name,
+            ) from None
+    if "," in value and name.lower() == "variable":
+        # Asterisk splits a Variable header on commas (manager.c, astman_get_variables):
+        # "A=1,B=2" sets two variables, so a comma in a value would set others the caller
+        # never named ("Bob,__INHERIT=1").
+        raise InvalidAction(
+            f"header 'Variable' {value[:60]!r} holds a comma: Asterisk splits Variable on "
+            "commas, which would set other variables; send one Variable header per "
+            "variable (a dict or a list: Variable={'A': '1', 'B': '2'}), values without commas",
+            header=name,
+        )
 
 
 def _as_values(name: str, value: Any) -> list[str]:
@@ -341,7 +446,9 @@ def action_headers(
     Values are turned into text: numbers as digits, booleans as ``true``/``false``, a list
     repeats the header, a dict gives ``key=value`` entries (for ``Variable``), ``None``
     leaves the header out. Raises :class:`~amikit.errors.InvalidAction` for a name that is
-    not a token or a value holding CR, LF or NUL.
+    not a token, a value holding CR, LF, NUL or a lone surrogate, or a ``Variable`` value
+    holding a comma: Asterisk splits that header on commas, so ``"Bob,INJECTED=1"`` would
+    set ``INJECTED`` too. Send several ``Variable`` headers instead (a dict or a list).
 
         >>> action_headers("Originate", {"Priority": 1, "Variable": {"A": "1", "B": "2"}})
         [('Action', 'Originate'), ('Priority', '1'), ('Variable', 'A=1'), ('Variable', 'B=2')]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 #: Byte-for-byte copies of a real Asterisk 23.4.1's captures (see tests/captures/README.md).
 CAPTURES = pathlib.Path(__file__).resolve().parent / "captures"
@@ -132,3 +133,16 @@ class Script:
 
     def actions(self) -> list[str]:
         return [self.params(i).get("Action", "") for i in range(len(self.requests))]
+
+
+#: Hypothesis profiles: ``ci`` (the default for this suite: bounded) and ``long`` for a fuzz
+#: run on demand (``pytest tests/test_fuzz.py --hypothesis-profile=long``). Registered here,
+#: before any test module loads, so the command-line option can name them.
+FUZZ_PROFILES = {
+    "ci": {"max_examples": 200, "deadline": None,
+           "suppress_health_check": [HealthCheck.too_slow]},
+    "long": {"max_examples": 20_000, "deadline": None,
+             "suppress_health_check": [HealthCheck.too_slow]},
+}
+for _name, _values in FUZZ_PROFILES.items():
+    settings.register_profile(_name, **_values)

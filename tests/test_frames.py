@@ -184,3 +184,47 @@ event_names = st.sampled_from(["Newchannel", "Newstate", "Hangup", "BridgeEnter"
 def test_any_stream_gives_the_same_frame_both_ways(events):
     data = b"".join(encode_message(Message([("Event", e), *h])) for e, h in events)
     same(read_events(data), events_frame(parse_rawman(data)))
+
+
+# -- issue 12: real-world bytes ----------------------------------------------------------
+def test_bytes_that_are_not_utf8_come_back_visibly_and_go_to_parquet(tmp_path):
+    df = read_events(b"Event: X\r\nA: \xff\r\n\xfe: 1\r\n\r\n")
+    assert df.loc[0, "A"] == "\\xff" and "\\xfe" in df.columns  # backslash escapes, visible
+    msgs = parse_rawman(b"Event: X\r\nA: \xff\r\n\r\n")
+    assert events_frame(msgs).loc[0, "A"] == "\\xff"
+    log = EventLog(msgs + [Message([("Event", "Y"), ("B", "\ud800")])])
+    log.to_parquet(tmp_path / "x.parquet")
+    assert pd.read_parquet(tmp_path / "x.parquet")["A"].tolist()[0] == "\\xff"
+    log.to_jsonl(tmp_path / "x.jsonl")
+    back = read_events(tmp_path / "x.jsonl")
+    assert back["A"].tolist()[0] == "\\xff" and back["B"].tolist()[1] == "\\ud800"
+
+
+@pytest.mark.parametrize("value", ["1e300", "inf", "-inf", "-1e12", "253402300800"])
+def test_out_of_range_times_are_nat(value):
+    df = read_events(f"Event: X\r\nTimestamp: {value}\r\n\r\n".encode())
+    assert df["Timestamp"].isna().all() and str(df["Timestamp"].dtype) == "datetime64[us, UTC]"
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "1e30", "-1e30", "inf", "1.5",
+                                   "9223372036854775808"])
+def test_counts_that_are_no_int64_are_missing_never_wrapped(value):
+    for df in (read_events(f"Event: X\r\nCause: {value}\r\n\r\n".encode()),
+               events_frame([Message([("Event", "X"), ("Cause", value)])])):
+        assert df["Cause"].isna().all() and str(df["Cause"].dtype) == "Int64"
+    assert read_events(b"Event: X\r\nCause: -17\r\n\r\n").loc[0, "Cause"] == -17
+
+
+def test_a_received_at_that_is_no_number_is_missing():
+    data = b'{"headers": [["Event", "X"]], "received_at": "soon"}\n'
+    data += b'{"headers": [["Event", "Y"]], "received_at": 1e300}\n'
+    assert read_events(data)["Timestamp"].isna().all()
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1c", "\r"])
+def test_a_jsonl_recording_with_line_break_characters_reads_back(tmp_path, char):
+    log = EventLog([Message([("Event", "Newchannel"), ("CallerIDName", f"Bob{char}Archive: yes")]),
+                    Message([("Event", "Hangup")])])
+    back = read_events(log.to_jsonl(tmp_path / "x.jsonl"))
+    assert back["CallerIDName"].tolist()[0] == f"Bob{char}Archive: yes"
+    assert back["Event"].tolist() == ["Newchannel", "Hangup"]

@@ -131,3 +131,10 @@ def test_secret_header_names_are_written_once():
             if sorted(strings) == ["key", "secret"]:
                 found.append(f"{path.relative_to(root)}:{node.lineno}")
     assert len(found) == 1 and found[0].startswith("message.py:"), found
+
+
+def test_a_headers_repr_masks_secrets_so_error_messages_do_not_leak_them():
+    login = Message([("Action", "Login"), ("Username", "hello"), ("Secret", "pw"), ("key", "k")])
+    shown = f"reply does not start with a Response header: {login.headers[:4]}"
+    assert "pw" not in shown and "'k'" not in shown and "hello" in shown
+    assert login.headers[2] == ("Secret", "pw")  # the pairs themselves are untouched

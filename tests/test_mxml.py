@@ -155,3 +155,25 @@ def test_manager_html_unescapes_and_notes_truncation():
 @given(st.binary(max_size=800))
 def test_manager_html_never_raises(data):
     parse_manager_html(data)
+
+
+# -- issue 12: hostile pages -------------------------------------------------------------
+@pytest.mark.parametrize("page", ["<![x]>", "<![", "<![if]>"])
+def test_markup_the_html_parser_asserts_on_is_an_ami_error(page):
+    try:
+        parse_manager_html(page)
+    except AMIError as exc:  # an AssertionError escaped before
+        assert isinstance(exc, ProtocolError)
+
+
+@pytest.mark.parametrize("unit", ["<a ", "<a b=\"", "<!--", "</a "])
+def test_unclosed_markup_is_text_and_read_in_linear_time(unit):
+    from amikit.mxml import _plain_brackets
+
+    # the standard library's parser re-reads the rest of the page after each of these
+    # (quadratic); they are written as text first, so the parser sees none of them
+    page = unit * 20_000
+    assert "<" not in _plain_brackets(page)
+    assert parse_manager_html(page) == []
+    row = "<tr><td>Ping</td><td>a <b</td></tr><tr><td colspan='2'><hr></td></tr>"
+    assert parse_manager_html(row)[0]["Ping"] == "a <b"

@@ -188,3 +188,89 @@ def test_stream_reader_matches_parse_for_any_chunking(messages, size):
         got += reader.feed(data[i:i + size])
     got += reader.close()
     assert got == parse_rawman(data) == [Message(m) for m in messages]
+
+
+# -- issue 12: hostile input -------------------------------------------------------------
+def _fed(data: bytes, size: int) -> list[Message]:
+    reader = StreamReader()
+    got = []
+    for i in range(0, len(data), size):
+        got += reader.feed(data[i:i + size])
+    return got + reader.close()
+
+
+def test_a_message_over_the_limit_is_refused_with_an_ami_error():
+    from amikit.errors import ProtocolError
+    from amikit.protocol import MAX_MESSAGE
+
+    assert MAX_MESSAGE == 64 * 1024 * 1024
+    reader = StreamReader()
+    reader.feed(b"Event: Big\r\nOutput: ")
+    with pytest.raises(ProtocolError, match="unfinished"):
+        reader.feed(b"x" * MAX_MESSAGE)
+    # the reader dropped it and reads on
+    assert [m.name for m in reader.feed(b"Event: Next\r\n\r\n")] == ["Next"]
+
+
+def test_the_limit_also_bounds_an_unfinished_follows_reply():
+    from amikit.errors import ProtocolError
+
+    reader = StreamReader(max_message=1000)
+    reader.feed(b"Response: Follows\r\nPrivilege: Command\r\n")
+    with pytest.raises(ProtocolError):
+        for _ in range(200):  # 1,600 bytes, blank lines included, and no --END COMMAND--
+            reader.feed(b"line\r\n\r\n")
+
+
+def test_a_long_message_in_small_pieces_gives_what_the_whole_gives():
+    line = b"Output: " + b"y" * 50 + b"\r\n"
+    data = (b"Event: A\r\n\r\nEvent: Big\r\n" + line * 20_000 + b"\r\n"
+            b"Response: Follows\r\nPrivilege: Command\r\n" + b"text\r\n\r\n" * 500
+            + b"--END COMMAND--\r\n\r\nEvent: Z\r\n\r\n")
+    whole = _fed(data, len(data))
+    assert [m.get("Event") or m["Response"] for m in whole] == ["A", "Big", "Follows", "Z"]
+    assert whole[2].body == "text\r\n\r\n" * 500
+    for size in (1, 7, 4096):
+        assert _fed(data, size) == whole
+
+
+def test_a_follows_reply_of_many_header_like_lines_is_read_whole():
+    data = (b"Response: Follows\r\nPrivilege: Command\r\n" + b"ActionID: 1\r\n" * 50_000
+            + b"--END COMMAND--\r\n\r\n")
+    [msg] = parse_rawman(data)  # in linear time: it took minutes when each line was sliced off
+    assert len(msg.headers) == 50_002 and msg.body == ""
+    assert _fed(data, 4096) == [msg]
+
+
+@pytest.mark.parametrize("cut", range(1, 30))
+def test_stray_blank_lines_never_make_a_message(cut):
+    data = b"Event: A\r\n\r\n\r\n\r\n\r\n\r\nEvent: B\r\n\r\n\r\n"
+    expected = [Message([("Event", "A")]), Message([("Event", "B")])]
+    assert parse_rawman(data) == expected
+    reader = StreamReader()
+    got = reader.feed(data[:cut]) + reader.feed(data[cut:]) + reader.close()
+    assert got == expected
+    assert parse_rawman(b"\r\n\r\n\r\n\r\n\r\n") == []
+
+
+def test_lone_surrogates_are_refused_and_surrogate_escapes_sent_as_their_bytes():
+    with pytest.raises(InvalidAction, match="surrogate"):
+        encode_action("Hangup", Channel="PJSIP/\ud800")
+    # a channel name read from bytes that are not UTF-8 goes back as those bytes
+    name = b"PJSIP/\xff-1".decode("utf-8", "surrogateescape")
+    assert b"PJSIP/\xff-1" in encode_action("Hangup", Channel=name)
+
+
+@pytest.mark.parametrize("value", ["Bob,INJECTED=1,__INHERIT_ME=2", "A=1,B=2", "A,B=1"])
+def test_a_variable_with_a_comma_is_refused(value):
+    with pytest.raises(InvalidAction, match="one Variable header per variable") as info:
+        encode_action("Originate", Variable=value)
+    assert isinstance(info.value, AMIError) and info.value.header == "Variable"
+    with pytest.raises(InvalidAction):
+        encode_action("Originate", Variable={"CALLERID": "Bob,INJECTED=1"})
+
+
+def test_commas_elsewhere_and_several_variables_are_sent():
+    assert b"Variable: A=1\r\nVariable: B=2\r\n" in encode_action("Originate",
+                                                                  Variable={"A": "1", "B": "2"})
+    assert b"Data: a,b\r\n" in encode_action("Originate", Data="a,b")

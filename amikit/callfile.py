@@ -23,7 +23,11 @@ Every function here that takes a spool takes either its root (``/var/spool/aster
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
+import errno
+import functools
+import math
 import os
 import pathlib
 import re
@@ -39,8 +43,13 @@ from amikit.protocol import is_false, is_true
 
 __all__ = ["Attempt", "CallFile", "CallFileError", "SpoolEntry", "spool_status", "strip_comment"]
 
-_VARIABLE = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*(\([^()\r\n]*\))?")
-_BAD = ("\r", "\n", "\0")
+#: Every character ``str.splitlines`` ends a line at: amikit's own parser and the
+#: simulator's spool split with it, so any of these in a value would start a new line
+#: (a new key) there. NUL ends the string in Asterisk's C.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_BAD = tuple(_LINE_BREAKS) + ("\0",)
+_VARIABLE = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*(\([^()\0" + _LINE_BREAKS + r"]*\))?")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _RETRY = re.compile(r"(\d+) (\d+) \((\d+)\)")
 #: Keys Asterisk's spool reader knows (lower case) and the attribute each fills.
 _KEYS = {"channel": "channel", "callerid": "callerid", "waittime": "wait_time",
@@ -62,10 +71,21 @@ class Attempt:
 
 
 def _check_text(field_name: str, value: str) -> str:
+    """``value`` if it can be one call-file value, else :class:`CallFileError`.
+
+        >>> _check_text("callerid", "Bob\u2028Archive: yes")
+        Traceback (most recent call last):
+        ...
+        amikit.errors.CallFileError: callerid: '\u2028' (a line break) is not allowed in a call file value
+    """
     for bad in _BAD:
         if bad in value:
-            raise CallFileError(f"{field_name}: {bad!r} is not allowed in a call file value",
+            kind = "" if bad == "\0" else " (a line break)"
+            raise CallFileError(f"{field_name}: {bad!r}{kind} is not allowed in a call file value",
                                 field=field_name)
+    if _SURROGATE.search(value):  # it could never be written as UTF-8
+        raise CallFileError(f"{field_name}: a lone surrogate is not text and cannot be written "
+                            f"to a call file: {value!r}", field=field_name)
     if re.search(r"(^|[ \t])#", value):
         raise CallFileError(f"{field_name}: '#' at the start or after a space begins a comment "
                             "in a call file; the rest of the value would be lost",
@@ -276,7 +296,49 @@ class CallFile:
         ``owner`` (a user name or uid, e.g. ``"asterisk"``) if given; then renamed into
         place in one step. Returns the final path. No temporary file is left behind, also
         on errors.
+
+        Every failure is a :class:`CallFileError` naming its ``field``: a bad ``when``
+        (a datetime or a finite number of epoch seconds), a name the filesystem refuses,
+        an unwritable spool. A file of that name already in the spool is never replaced,
+        also when another writer places the same name at the same moment: exactly one
+        of them succeeds. ::
+
+            >>> import tempfile
+            >>> spool = pathlib.Path(tempfile.mkdtemp()) / "outgoing"; spool.mkdir()
+            >>> cf = CallFile("Local/1@sets", extension="1")
+            >>> cf.place(spool, name="a.call").name
+            'a.call'
+            >>> cf.place(spool, name="a.call")
+            Traceback (most recent call last):
+            ...
+            amikit.errors.CallFileError: .../outgoing/a.call already exists
+            >>> cf.place(spool, when="tomorrow")
+            Traceback (most recent call last):
+            ...
+            amikit.errors.CallFileError: when must be a datetime or epoch seconds, not 'tomorrow'
+            >>> shutil.rmtree(spool.parent)
         """
+        mtime = _mtime(when)
+        if name is not None and (not isinstance(name, str) or not name or name in (".", "..")
+                                 or "/" in name or "\0" in name or os.sep in name):
+            raise CallFileError(f"file name {name!r} would escape the spool directory",
+                                field="name")
+        text = self.render()
+        try:  # the values are checked when made, but a field may have been set since
+            content = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CallFileError(f"the call file cannot be written as UTF-8: {exc}",
+                                field="variables") from None
+        try:
+            return self._place(spool_dir, content, mtime, owner, tmp_dir, name)
+        except (OSError, UnicodeError) as exc:  # also the checks before any file is made
+            field_name = "name" if isinstance(exc, UnicodeError) or (
+                isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG) else "spool_dir"
+            raise CallFileError(f"could not place the call file: {exc}", field=field_name) from exc
+
+    def _place(self, spool_dir: str | os.PathLike[str], content: bytes, mtime: float | None,
+               owner: str | int | None, tmp_dir: str | os.PathLike[str] | None,
+               name: str | None) -> pathlib.Path:
         spool = _outgoing(spool_dir)
         if not spool.is_dir():
             raise CallFileError(f"spool directory {spool} does not exist", field="spool_dir")
@@ -289,35 +351,110 @@ class CallFile:
         if os.stat(tmp).st_dev != os.stat(spool).st_dev:
             raise CallFileError(f"{tmp} is on another filesystem than {spool}: the move would "
                                 "be a copy, not an atomic rename", field="tmp_dir")
-        name = name if name is not None else f"amikit-{uuid.uuid4().hex}.call"
-        if not name or name in (".", "..") or "/" in name or "\0" in name or os.sep in name:
-            raise CallFileError(f"file name {name!r} would escape the spool directory",
-                                field="name")
-        final = spool / name
-        if final.exists():
-            raise CallFileError(f"{final} already exists", field="name")
-        mtime = when.timestamp() if isinstance(when, dt.datetime) else when
+        final = spool / (name if name is not None else f"amikit-{uuid.uuid4().hex}.call")
         fd, temp_name = tempfile.mkstemp(prefix=".amikit-", suffix=".call.tmp", dir=tmp)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.render())
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
                 f.flush()
                 os.fsync(f.fileno())
             if mtime is not None:
                 os.utime(temp_name, (mtime, mtime))
             if owner is not None:
                 shutil.chown(temp_name, user=owner, group=owner)
-            os.rename(temp_name, final)
+            _move_without_replacing(temp_name, final)
         except BaseException as exc:  # also Ctrl-C: no half-made file is left behind
             with contextlib.suppress(OSError):  # the first error is the one to report
                 os.unlink(temp_name)
-            if isinstance(exc, OSError | LookupError):  # LookupError: no such user or group
-                raise CallFileError(f"could not place the call file: {exc}",
-                                    field="owner" if isinstance(exc, LookupError) else "spool_dir") \
+            if isinstance(exc, FileExistsError):
+                raise CallFileError(f"{final} already exists", field="name") from None
+            if isinstance(exc, LookupError):  # no such user or group
+                raise CallFileError(f"could not place the call file: {exc}", field="owner") \
                     from exc
             raise
         _fsync_directory(spool)
         return final
+
+
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """Linux's ``renameat2`` through ctypes, or None where the C library has none."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _move_without_replacing(source: str, target: pathlib.Path) -> None:
+    """Move ``source`` to ``target`` in one step, or FileExistsError if ``target`` exists.
+
+    A check for the name before a rename would let two writers of one name both
+    "succeed" and lose one call; this asks the kernel to refuse instead, so exactly one
+    wins. ``renameat2(RENAME_NOREPLACE)`` is a rename (Asterisk and the simulator see
+    the file moved in, complete); where it is missing, a hard link does the same (the
+    file appears whole, or not at all) and the temporary name is removed after. ::
+
+        >>> import tempfile
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> (d / "a").write_text("1"), (d / "b").write_text("2")
+        (1, 1)
+        >>> _move_without_replacing(str(d / "a"), d / "b")
+        Traceback (most recent call last):
+        ...
+        FileExistsError: [Errno 17] File exists: '.../b'
+        >>> _move_without_replacing(str(d / "a"), d / "c"); sorted(p.name for p in d.iterdir())
+        ['b', 'c']
+        >>> shutil.rmtree(d)
+    """
+    renameat2 = _renameat2()
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target),
+                     _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        # EINVAL: a filesystem without RENAME_NOREPLACE; ENOSYS: an old kernel
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(target))
+    os.link(source, target)
+    with contextlib.suppress(OSError):  # placed already; a stray temporary name is harmless
+        os.unlink(source)
+
+
+def _mtime(when: object) -> float | None:
+    """``when`` as epoch seconds for ``os.utime``, or :class:`CallFileError`.
+
+        >>> _mtime(None), _mtime(0), _mtime(dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+        (None, 0.0, 1893456000.0)
+        >>> _mtime(float("nan"))
+        Traceback (most recent call last):
+        ...
+        amikit.errors.CallFileError: when must be a datetime or epoch seconds, not nan
+    """
+    if when is None:
+        return None
+    try:
+        if isinstance(when, dt.datetime):
+            seconds = when.timestamp()
+        elif isinstance(when, int | float) and not isinstance(when, bool):
+            seconds = float(when)
+        else:
+            raise TypeError(when)
+        # a time a datetime can show is one every filesystem call takes
+        if not math.isfinite(seconds):
+            raise ValueError(seconds)
+        dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise CallFileError(f"when must be a datetime or epoch seconds, not {when!r}",
+                            field="when") from None
+    return seconds
 
 
 def _outgoing(spool: str | os.PathLike[str]) -> pathlib.Path:

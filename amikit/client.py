@@ -17,6 +17,12 @@ client adds ``/rawman``, ``/mxml``, ``/arawman`` or ``/amxml``. Note that ``loca
 A second session for the same user (a poller beside the cells, a probe) is
 :meth:`AMIClient.clone`; ``clone(asynchronous=True)`` gives the asyncio twin of a sync client.
 The secret stays inside the client: nothing needs to read it back.
+
+A hostile or broken server cannot hold a client for ever nor fill its memory: ``timeout``
+is each request's overall deadline (a WaitEvent's is its own Timeout plus ``timeout``),
+however slowly the bytes come, and ``max_reply_bytes`` (64 MiB) bounds a reply, counted
+after gzip is undone. They end in :class:`~amikit.session.ReplyTimeout` and
+:class:`~amikit.session.ReplyTooLarge`, both :class:`~amikit.errors.AMIError`.
 """
 
 from __future__ import annotations
@@ -31,17 +37,21 @@ from typing import Any, Generic, Literal, Self, TypeVar, overload
 import httpx
 
 from amikit.actions import ActionInfo, canonical_headers, parse_list_commands
-from amikit.errors import AMIError, ConnectionLost
+from amikit.errors import AMIError, ConnectionLost, ProtocolError
 from amikit.message import Message
 from amikit.session import (
+    DEFAULT_MAX_REPLY_BYTES,
     Auth,
     Encoding,
     Flow,
     Gap,
     HTTPRequest,
     HTTPResponse,
+    ReplyTimeout,
+    ReplyTooLarge,
     SessionCore,
     Sleep,
+    masked_url,
 )
 
 __all__ = ["AMIClient", "AsyncAMIClient"]
@@ -59,6 +69,87 @@ def _no_cookie_jar() -> CookieJar:
     # it), so httpx keeps none of its own. (A CookieJar, not httpx.Cookies: httpx copies
     # the latter into a jar with the default policy.)
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+class _Deadline(dict[str, float]):
+    """httpx's per-phase timeouts, each answering with the time left to one overall deadline.
+
+    httpcore looks its timeout up (``.get("read")`` …) as each phase (connect, send,
+    headers, body) begins, so no phase starts with more time than is left; the body is
+    also checked chunk by chunk (:class:`_Body`). A synchronous client cannot interrupt a
+    blocking read, so a server that drips its *headers* one byte per read is stopped only
+    when the headers end (the asynchronous client cancels it at the deadline). ::
+
+        >>> d = _Deadline(10.0)
+        >>> 9.0 < d.get("read", None) <= 10.0, d.get("nonsense", None)
+        (True, None)
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(connect=seconds, read=seconds, write=seconds, pool=seconds)
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Seconds until the deadline (negative once it has passed)."""
+        return self.at - time.monotonic()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # never 0 or less: a zero socket timeout means "don't block", which reports a
+        # would-block error instead of the timeout that it is
+        return max(self.left(), 0.001) if key in self else default
+
+    def __getitem__(self, key: str) -> float:
+        super().__getitem__(key)  # a KeyError for names that are not httpx's
+        return max(self.left(), 0.001)
+
+
+class _Body:
+    """A reply body read as it streams: refused once past its size or its deadline.
+
+        >>> body = _Body(HTTPRequest("GET", "http://127.0.0.1:8088/rawman", {}, None, 10, 4),
+        ...              _Deadline(10))
+        >>> body.add(b"abcd"); body.add(b"e")
+        Traceback (most recent call last):
+        ...
+        amikit.session.ReplyTooLarge: the reply from http://127.0.0.1:8088/rawman exceeded 4 bytes
+    """
+
+    def __init__(self, request: HTTPRequest, deadline: _Deadline) -> None:
+        self._request = request
+        self._deadline = deadline
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        """One more decoded chunk."""
+        self._size += len(chunk)
+        if self._size > self._request.max_bytes:
+            raise ReplyTooLarge(f"the reply from {_shown(self._request)} exceeded "
+                                f"{_size(self._request.max_bytes)}")
+        self._chunks.append(chunk)
+        if self._deadline.left() < 0:
+            raise _late(self._request)
+
+    def content(self) -> bytes:
+        """The whole body."""
+        return b"".join(self._chunks)
+
+
+def _shown(request: HTTPRequest) -> str:
+    return masked_url(request.url.split("?", 1)[0])
+
+
+def _late(request: HTTPRequest) -> ReplyTimeout:
+    return ReplyTimeout(f"no complete reply from {_shown(request)} within {request.timeout:g} s")
+
+
+def _size(count: int) -> str:
+    """``count`` bytes for a message: ``64 MiB``, ``1.5 KiB``, ``7 bytes``."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:g} {unit}"
+    return f"{count} bytes"
 
 
 class _Steps(Generic[T]):
@@ -84,15 +175,26 @@ class _Steps(Generic[T]):
         self._reply = self._error = None
         return step
 
-    def answer(self, raw: httpx.Response) -> None:
+    def answer(self, raw: httpx.Response, body: bytes) -> None:
         self._reply = HTTPResponse(raw.status_code,
-                                   {k.lower(): v for k, v in raw.headers.items()}, raw.content)
+                                   {k.lower(): v for k, v in raw.headers.items()}, body)
 
-    def fail(self, request: HTTPRequest, exc: httpx.TransportError) -> None:
-        url = request.url.split("?", 1)[0]
-        lost = ConnectionLost(f"cannot reach {url}: {type(exc).__name__}: {exc or 'no detail'}")
-        lost.__cause__ = exc
-        self._error = lost
+    def fail(self, request: HTTPRequest, exc: Exception) -> None:
+        """Hand the flow an AMIError for what went wrong (httpx's own errors translated)."""
+        if isinstance(exc, AMIError):
+            self._error = exc
+            return
+        error: AMIError
+        if isinstance(exc, httpx.TimeoutException):
+            # every phase waits at most the time left, so any timeout is the deadline's
+            error = _late(request)
+        elif isinstance(exc, httpx.DecodingError):  # the server's bytes are bad, not lost
+            error = ProtocolError(f"the reply from {_shown(request)} could not be decoded: {exc}")
+        else:
+            error = ConnectionLost(
+                f"cannot reach {_shown(request)}: {type(exc).__name__}: {exc or 'no detail'}")
+        error.__cause__ = exc
+        self._error = error
 
 
 class _Client:
@@ -112,10 +214,11 @@ class _Client:
         encoding: Encoding = "rawman",
         auth: Auth = "cookie",
         timeout: float = 10.0,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         transport: Any = None,
     ) -> None:
         self._setup(SessionCore(url, username, secret, encoding=encoding, auth=auth,
-                                timeout=timeout), transport)
+                                timeout=timeout, max_reply_bytes=max_reply_bytes), transport)
 
     def _setup(self, core: SessionCore, transport: Any) -> None:
         self._core = core
@@ -165,6 +268,11 @@ class _Client:
     def timeout(self) -> float:
         """Seconds to wait for an ordinary reply."""
         return self._core.timeout
+
+    @property
+    def max_reply_bytes(self) -> int:
+        """The most bytes of one reply the client reads (after gzip); more is an error."""
+        return self._core.max_reply_bytes
 
     @property
     def gaps(self) -> list[Gap]:
@@ -272,7 +380,12 @@ class AMIClient(_Client):
         encoding: ``"rawman"`` (plain AMI text) or ``"mxml"`` (XML).
         auth: ``"cookie"`` (Login action, ``mansession_id`` cookie) or ``"digest"``
             (HTTP digest on ``/arawman`` or ``/amxml``, no Login action).
-        timeout: seconds to wait for an ordinary reply.
+        timeout: each request's overall deadline in seconds, however slowly the reply
+            comes (a WaitEvent's is its own Timeout plus this; a synchronous Originate's
+            its Timeout plus this): past it, :class:`~amikit.session.ReplyTimeout`.
+        max_reply_bytes: the most bytes of one reply to read, counted after gzip or
+            deflate are undone (default 64 MiB): more is
+            :class:`~amikit.session.ReplyTooLarge`.
         transport: an httpx transport (tests pass ``httpx.MockTransport``).
 
     A context manager: logs in on enter, logs off on exit. Used without ``with`` it logs in
@@ -295,10 +408,20 @@ class AMIClient(_Client):
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
                 continue
+            deadline = _Deadline(step.timeout)
+            request = self._http.build_request(step.method, step.url, headers=step.headers,
+                                               content=step.content,
+                                               extensions={"timeout": deadline})
             try:
-                steps.answer(self._http.request(step.method, step.url, headers=step.headers,
-                                                content=step.content, timeout=step.timeout))
-            except httpx.TransportError as exc:
+                raw = self._http.send(request, stream=True)
+                try:
+                    body = _Body(step, deadline)
+                    for chunk in raw.iter_bytes():
+                        body.add(chunk)
+                finally:
+                    raw.close()  # also mid-body: the rest is never read
+                steps.answer(raw, body.content())
+            except (httpx.TransportError, httpx.DecodingError, ReplyTooLarge, ReplyTimeout) as exc:
                 steps.fail(step, exc)
         return steps.value
 
@@ -436,10 +559,25 @@ class AsyncAMIClient(_Client):
             if isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
                 continue
+            deadline = _Deadline(step.timeout)
+            request = self._http.build_request(step.method, step.url, headers=step.headers,
+                                               content=step.content,
+                                               extensions={"timeout": deadline})
             try:
-                steps.answer(await self._http.request(step.method, step.url, headers=step.headers,
-                                                      content=step.content, timeout=step.timeout))
-            except httpx.TransportError as exc:
+                # asyncio can cancel a read at any moment, so here the deadline is exact,
+                # also for a server that drips its headers
+                async with asyncio.timeout(step.timeout):
+                    raw = await self._http.send(request, stream=True)
+                    try:
+                        body = _Body(step, deadline)
+                        async for chunk in raw.aiter_bytes():
+                            body.add(chunk)
+                    finally:
+                        await raw.aclose()  # also mid-body: the rest is never read
+                steps.answer(raw, body.content())
+            except TimeoutError:
+                steps.fail(step, _late(step))
+            except (httpx.TransportError, httpx.DecodingError, ReplyTooLarge, ReplyTimeout) as exc:
                 steps.fail(step, exc)
         return steps.value
 

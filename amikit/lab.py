@@ -82,17 +82,20 @@ def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> FoundPBX:
         if not quiet:
             print(f"Using the Asterisk at {pbx.url} (from AMIKIT_URL) as {user!r}.")
         return pbx
-    if spool_env:
-        spool = pathlib.Path(spool_env)
-    else:  # a temporary spool of our own, removed when the interpreter ends
-        spool = pathlib.Path(tempfile.mkdtemp(prefix="amikit-spool-"))
-        atexit.register(shutil.rmtree, spool, True)
+    spool = pathlib.Path(spool_env or tempfile.mkdtemp(prefix="amikit-spool-"))
     sim = Simulator(port=0, speed=speed, spool=spool).start()
+    if not spool_env:  # a temporary spool of our own: gone, after the simulator, at exit
+        atexit.register(_remove_after, sim, spool)
     pbx = FoundPBX(sim.url, "hello", "world", simulator=sim, spool=spool)
     if not quiet:
         print(f"No AMIKIT_URL set: started amikit's simulated Asterisk at {sim.url} "
               f"(user 'hello', the book's example account; spool {spool}).")
     return pbx
+
+
+def _remove_after(sim: Simulator, spool: pathlib.Path) -> None:
+    sim.stop()
+    shutil.rmtree(spool, ignore_errors=True)
 
 
 #: How a JupyterLab command line says that running as root is fine.

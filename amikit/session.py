@@ -17,7 +17,11 @@ live once, here, and each client only moves bytes:
 * list actions (``EventList: start``) are collected to their ``EventList: Complete``
   event by rule, and ``ListItems`` is checked;
 * one WaitEvent in flight per session; polling pauses after an empty answer and backs off
-  when the server is down, then gives up with :class:`~amikit.errors.ConnectionLost`.
+  when the server is down or answers 5xx, then gives up with
+  :class:`~amikit.errors.ConnectionLost`;
+* every request carries its overall deadline (``timeout``; a WaitEvent's own Timeout plus
+  that) and the most reply bytes to accept (``max_reply_bytes``, decoded): a server that
+  drips, or sends without end, ends in :class:`ReplyTimeout` or :class:`ReplyTooLarge`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from amikit import actions
 from amikit.digest import DigestChallenge, authorization, parse_challenge
@@ -49,7 +53,8 @@ from amikit.errors import (
 from amikit.message import SECRET_HEADERS, Message
 from amikit.protocol import action_headers, is_true, parse_mxml, parse_rawman
 
-__all__ = ["Gap", "HTTPRequest", "HTTPResponse", "SessionCore", "Sleep"]
+__all__ = ["DEFAULT_MAX_REPLY_BYTES", "Gap", "HTTPRequest", "HTTPResponse", "ReplyTimeout",
+           "ReplyTooLarge", "SessionCore", "Sleep", "masked_url"]
 
 log = logging.getLogger("amikit.session")
 
@@ -63,6 +68,42 @@ MAX_BODY = 40960
 _COOKIE = "mansession_id"
 _NO_SESSION_ACTIONS = frozenset({"login", "logoff", "challenge"})
 _PERMISSION_DENIED = "permission denied"
+#: The most reply bytes (after gzip or deflate are undone) a client reads by default.
+DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
+
+
+class ReplyTooLarge(ProtocolError):
+    """The server's reply grew past the client's ``max_reply_bytes`` (counted decoded).
+
+        >>> str(ReplyTooLarge("the reply from http://127.0.0.1:8088/rawman exceeded 64 MiB"))
+        'the reply from http://127.0.0.1:8088/rawman exceeded 64 MiB'
+    """
+
+
+class ReplyTimeout(ConnectionLost):
+    """No complete reply within the request's overall deadline (a dripping or stalled server).
+
+    A :class:`~amikit.errors.ConnectionLost`, so polling backs off and retries as for a
+    server that cannot be reached.
+
+        >>> isinstance(ReplyTimeout("no complete reply within 10 s"), ConnectionLost)
+        True
+    """
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of any ``user:password@`` replaced by ``***``.
+
+        >>> masked_url("http://admin:s3cret@127.0.0.1:8088/rawman")
+        'http://admin:***@127.0.0.1:8088/rawman'
+        >>> masked_url("http://127.0.0.1:8088")
+        'http://127.0.0.1:8088'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
 
 
 @dataclass(frozen=True)
@@ -73,7 +114,8 @@ class HTTPRequest:
     url: str
     headers: dict[str, str]
     content: bytes | None
-    timeout: float
+    timeout: float  # the overall deadline, in seconds, for the whole exchange
+    max_bytes: int = DEFAULT_MAX_REPLY_BYTES  # the most body bytes to read, decoded
 
 
 @dataclass(frozen=True)
@@ -129,6 +171,7 @@ class SessionCore:
         encoding: Encoding = "rawman",
         auth: Auth = "cookie",
         timeout: float = 10.0,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -141,17 +184,25 @@ class SessionCore:
             raise ValueError(f"encoding must be 'rawman' or 'mxml', not {encoding!r}")
         if auth not in ("cookie", "digest"):
             raise ValueError(f"auth must be 'cookie' or 'digest', not {auth!r}")
+        if isinstance(max_reply_bytes, bool) or not isinstance(max_reply_bytes, int) \
+                or max_reply_bytes < 1:
+            raise ValueError(f"max_reply_bytes must be a positive whole number, not "
+                             f"{max_reply_bytes!r}")
         self.url = url.rstrip("/")
         self.username = username
         self._secret = secret
         self.encoding: Encoding = encoding
         self.auth: Auth = auth
         self.timeout = timeout
+        self.max_reply_bytes = max_reply_bytes
         self._clock = clock
         self._wall = wall
         #: the URL requests go to (``…/rawman``, ``…/amxml`` …)
         self.endpoint = self.url + ("/a" if auth == "digest" else "/") + encoding
         self._path = urlsplit(self.endpoint).path
+        # what messages and reprs show: a password in the URL stays out of them and so
+        # out of logs and tracebacks
+        self._shown = masked_url(self.endpoint)
         self._ids = itertools.count(1)
         self._id_prefix = f"amikit-{os.getpid():x}-{secrets.token_hex(2)}"
         self._lock = threading.Lock()
@@ -169,7 +220,7 @@ class SessionCore:
 
     def __repr__(self) -> str:
         state = "logged in" if self._state.logged_in else "not logged in"
-        return f"{self.endpoint} user={self.username!r} {self.auth} auth, {state}"
+        return f"{self._shown} user={self.username!r} {self.auth} auth, {state}"
 
     def clone(self, *, encoding: Encoding | None = None, auth: Auth | None = None,
               timeout: float | None = None) -> SessionCore:
@@ -186,6 +237,7 @@ class SessionCore:
                            encoding=self.encoding if encoding is None else encoding,
                            auth=self.auth if auth is None else auth,
                            timeout=self.timeout if timeout is None else timeout,
+                           max_reply_bytes=self.max_reply_bytes,
                            clock=self._clock, wall=self._wall)
 
     # -- flows -----------------------------------------------------------------------
@@ -203,7 +255,7 @@ class SessionCore:
         if not reply.ok:
             self._state.logged_in = False
             raise AuthenticationError(
-                f"Login refused for user {self.username!r} at {self.endpoint}: "
+                f"Login refused for user {self.username!r} at {self._shown}: "
                 f"{reply.get('Message', 'no reason given')}"
             )
         self._state.logged_in = True
@@ -274,28 +326,37 @@ class SessionCore:
         """A WaitEvent that never spins and rides out a server that is briefly down.
 
         An empty answer that came back at once is followed by ``pause`` seconds of rest.
-        When the server cannot be reached, retries back off (0.5 s, 1 s, 2 s … 8 s) for
-        up to ``give_up_after`` seconds, then :class:`~amikit.errors.ConnectionLost`.
+        When the server cannot be reached, or answers with a 5xx status (a proxy whose
+        Asterisk is restarting, an overloaded server), retries back off (0.5 s, 1 s, 2 s …
+        8 s) for up to ``give_up_after`` seconds, then :class:`~amikit.errors.ConnectionLost`;
+        a :class:`Gap` records the outage once the server answers again.
         """
         failures = 0
         down_since: float | None = None
+        trouble = "unreachable"
         while True:
             started = self._clock()
             try:
                 events = yield from self.wait_event_flow(timeout)
-            except ConnectionLost as exc:
+            except (ConnectionLost, HTTPStatusError) as exc:
+                # a 5xx is the server's trouble, not a wrong URL (4xx): as passing as a
+                # refused connection, so it is ridden out the same way
+                if isinstance(exc, HTTPStatusError) and exc.status_code < 500:
+                    raise
+                if isinstance(exc, HTTPStatusError):
+                    trouble = f"answering HTTP {exc.status_code}"
                 now = self._clock()
                 down_since = now if down_since is None else down_since
                 if now - down_since >= give_up_after:
                     raise ConnectionLost(
-                        f"{self.endpoint} unreachable for {now - down_since:.0f} s; gave up "
+                        f"{self._shown} {trouble} for {now - down_since:.0f} s; gave up "
                         f"polling ({exc})"
                     ) from exc
                 yield Sleep(min(0.5 * 2**failures, 8.0))
                 failures += 1
                 continue
             if down_since is not None:
-                self._gap(f"server unreachable for {self._clock() - down_since:.1f} s")
+                self._gap(f"server {trouble} for {self._clock() - down_since:.1f} s")
             if not events and self._clock() - started < pause:
                 yield Sleep(pause)
             return events
@@ -314,12 +375,12 @@ class SessionCore:
         if reply is None or not _is_permission_denied(reply) or self._state.cookie == sent_cookie:
             return reply  # with the cookie unchanged, Permission denied is a real one
         self._gap(f"session lost (Permission denied with a new {_COOKIE}); logged in again")
-        log.info("session at %s was lost; logging in again", self.endpoint)
+        log.info("session at %s was lost; logging in again", self._shown)
         yield from self.login_flow()
         login_cookie = self._state.cookie
         again = yield from self._exchange(name, headers, timeout=timeout)
         if again is not None and _is_permission_denied(again) and self._state.cookie != login_cookie:
-            raise SessionExpired(f"{self.endpoint} dropped the session again right after Login")
+            raise SessionExpired(f"{self._shown} dropped the session again right after Login")
         return again
 
     def _exchange(
@@ -336,7 +397,7 @@ class SessionCore:
                 self._take_challenge(response, answered="Authorization" in request.headers)
                 continue
             return self._read(name, response)
-        raise AuthenticationError(f"digest authentication at {self.endpoint} kept failing")
+        raise AuthenticationError(f"digest authentication at {self._shown} kept failing")
 
     def _request(self, pairs: list[tuple[str, str]], timeout: float) -> HTTPRequest:
         query = urlencode(pairs)
@@ -368,16 +429,16 @@ class SessionCore:
                 self._state.challenge, self.username, self._secret, method, uri,
                 nc=nc, cnonce=secrets.token_hex(8),
             )
-        return HTTPRequest(method, url, headers, content, timeout)
+        return HTTPRequest(method, url, headers, content, timeout, self.max_reply_bytes)
 
     def _take_challenge(self, response: HTTPResponse, *, answered: bool) -> None:
         header = response.headers.get("www-authenticate")
         if header is None:
-            raise HTTPStatusError(f"{self.endpoint} answered 401 without a challenge", status_code=401)
+            raise HTTPStatusError(f"{self._shown} answered 401 without a challenge", status_code=401)
         challenge = parse_challenge(header)
         if answered and not challenge.stale:
             raise AuthenticationError(
-                f"digest authentication refused for user {self.username!r} at {self.endpoint}"
+                f"digest authentication refused for user {self.username!r} at {self._shown}"
             )
         if self._state.challenge is not None:
             self._gap("new digest nonce: the server started a new session")
@@ -386,7 +447,7 @@ class SessionCore:
 
     def _read(self, name: str, response: HTTPResponse) -> Message | None:
         if response.status != 200:
-            raise HTTPStatusError(_status_text(self.endpoint, response.status),
+            raise HTTPStatusError(_status_text(self._shown, response.status),
                                   status_code=response.status)
         cookie = _cookie_from(response.headers.get("set-cookie"))
         if cookie is not None:
@@ -394,12 +455,12 @@ class SessionCore:
         if not response.body:
             if name.lower() == "waitevent":
                 return None
-            raise ProtocolError(f"empty reply to {name} from {self.endpoint}")
+            raise ProtocolError(f"empty reply to {name} from {self._shown}")
         parse = parse_rawman if self.encoding == "rawman" else parse_mxml
         try:
             messages = parse(response.body)
         except ProtocolError as exc:
-            raise ProtocolError(f"reply to {name} from {self.endpoint}: {exc}",
+            raise ProtocolError(f"reply to {name} from {self._shown}: {exc}",
                                 messages=exc.messages) from None
         return _collect(name, messages)
 

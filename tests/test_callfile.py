@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from amikit import AMIClient, CallFile, Simulator, spool_status
+from amikit import AMIClient, CallFile, Simulator, callfile, spool_status
 from amikit.errors import AMIError, CallFileError
 
 
@@ -289,7 +289,7 @@ def test_an_interrupt_while_cleaning_up_is_not_swallowed(tmp_path, monkeypatch):
     def unlink(*_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(callfile, "_move_without_replacing", rename)
     monkeypatch.setattr(os, "unlink", unlink)
     with pytest.raises(KeyboardInterrupt):
         CallFile("Local/1@sets", extension="1").place(tmp_path)
@@ -335,3 +335,144 @@ def test_asterisks_yes_words_and_comment_rule_are_written_once():
                           if isinstance(node, ast.FunctionDef) and "strip_comment" in node.name]
     assert [w.split(":")[0] for w in words] == ["protocol.py", "protocol.py"], words
     assert comment_rules == ["callfile.py:strip_comment"]
+
+
+# -- issue 12: injection, errors that are not AMIError, the same-name race -------------------
+#: every character str.splitlines ends a line at, which amikit's parser and the simulator's
+#: spool would read as a new line
+LINE_BREAKS = ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def test_the_refused_characters_are_exactly_what_splitlines_splits_on():
+    assert all(len(f"a{c}b".splitlines()) == 2 for c in LINE_BREAKS)
+    others = [chr(i) for i in range(0x3000) if chr(i) not in LINE_BREAKS]
+    assert all(len(f"a{c}b".splitlines()) == 1 for c in others)
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS)
+@pytest.mark.parametrize("field", ["callerid", "data", "account", "codecs", "channel",
+                                   "variables[V]"])
+def test_no_line_break_of_any_kind_reaches_a_call_file(brk, field):
+    kwargs: dict = {"application": "Wait", "data": "1"}
+    channel = "PJSIP/A"
+    value = f"Bob{brk}Archive: yes"
+    if field == "channel":
+        channel = f"PJSIP/A{brk}Archive: yes"
+    elif field == "variables[V]":
+        kwargs["variables"] = {"V": value}
+    else:
+        kwargs[field] = value
+    with pytest.raises(CallFileError) as info:
+        CallFile(channel, **kwargs)
+    assert info.value.field == field and "not allowed" in str(info.value)
+
+
+def test_the_injected_archive_line_of_the_report_is_refused():
+    with pytest.raises(CallFileError, match="line break"):
+        CallFile("PJSIP/A", extension="1", callerid="Bob\u2028Archive: yes")
+
+
+@pytest.mark.parametrize("name", ["CDR(a\0b)", "CDR(a\u2028b)", "CDR(a\x85b)", "A\0", "CDR(a\x0bb)"])
+def test_variable_names_refuse_nul_and_line_breaks(name):
+    with pytest.raises(CallFileError) as info:
+        CallFile("PJSIP/A", extension="1", variables={name: "1"})
+    assert info.value.field == "variables"
+
+
+@pytest.mark.parametrize("field", ["callerid", "data", "variables[V]"])
+def test_lone_surrogates_are_refused_when_made(field):
+    kwargs: dict = {"application": "Wait"}
+    if field == "variables[V]":
+        kwargs["variables"] = {"V": "a\udcff"}
+    else:
+        kwargs[field] = "a\udcff"
+    with pytest.raises(CallFileError, match="surrogate") as info:
+        CallFile("PJSIP/A", **kwargs)
+    assert info.value.field == field
+
+
+def test_a_surrogate_set_after_making_is_refused_by_place(tmp_path):
+    (tmp_path / "outgoing").mkdir()
+    call = CallFile("PJSIP/A", extension="1")
+    call.callerid = "a\udcff"
+    with pytest.raises(CallFileError, match="UTF-8"):
+        call.place(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["outgoing"]
+
+
+@pytest.mark.parametrize("when", ["tomorrow", float("nan"), float("inf"), 1e300, -1e300, True,
+                                  [1], dt.datetime.max.replace(tzinfo=dt.UTC)])
+def test_a_bad_when_is_a_call_file_error(tmp_path, when):
+    (tmp_path / "outgoing").mkdir()
+    with pytest.raises(CallFileError, match="when must be") as info:
+        CallFile("PJSIP/A", extension="1").place(tmp_path, when=when)
+    assert info.value.field == "when"
+    assert [p.name for p in tmp_path.iterdir()] == ["outgoing"]
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "a\ud800.call", 7])
+def test_a_name_the_filesystem_refuses_is_a_call_file_error(tmp_path, name):
+    (tmp_path / "outgoing").mkdir()
+    with pytest.raises(CallFileError) as info:
+        CallFile("PJSIP/A", extension="1").place(tmp_path, name=name)
+    assert info.value.field == "name"
+    assert [p.name for p in tmp_path.iterdir()] == ["outgoing"]
+    assert list((tmp_path / "outgoing").iterdir()) == []
+
+
+@pytest.mark.parametrize("step", ["mkstemp", "move"])
+def test_a_read_only_spool_is_a_call_file_error(tmp_path, monkeypatch, step):
+    """A read-only spool, through a stand-in for the kernel: chmod would not stop root, and
+    tests run as root in containers and CI."""
+    (tmp_path / "outgoing").mkdir()
+
+    def refuse(*_: object, **__: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    if step == "mkstemp":
+        monkeypatch.setattr(callfile.tempfile, "mkstemp", refuse)
+    else:
+        monkeypatch.setattr(callfile, "_move_without_replacing", refuse)
+    with pytest.raises(CallFileError, match="Read-only") as info:
+        CallFile("PJSIP/A", extension="1").place(tmp_path)
+    assert info.value.field == "spool_dir"
+    assert [p.name for p in tmp_path.iterdir()] == ["outgoing"]
+
+
+def _race(calls: list[CallFile], spool, name: str) -> tuple[list[int], list[CallFileError]]:
+    """Place every call under one name at the same moment, each from its own thread."""
+    start = threading.Barrier(len(calls))
+    won: list[int] = []
+    lost: list[CallFileError] = []
+
+    def place(i: int) -> None:
+        start.wait()
+        try:
+            calls[i].place(spool, name=name)
+            won.append(i)
+        except CallFileError as exc:
+            lost.append(exc)
+
+    threads = [threading.Thread(target=place, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return won, lost
+
+
+@pytest.mark.parametrize("primitive", ["renameat2", "link"])
+def test_of_writers_racing_for_one_name_exactly_one_wins(tmp_path, monkeypatch, primitive):
+    if primitive == "link":
+        monkeypatch.setattr(callfile, "_renameat2", lambda: None)
+    elif callfile._renameat2() is None:
+        pytest.skip("no renameat2 in this C library")
+    spool = tmp_path / "outgoing"
+    spool.mkdir()
+    for trial in range(20):
+        calls = [CallFile("PJSIP/A", extension=str(i), callerid=f"writer {i}") for i in range(8)]
+        won, lost = _race(calls, spool, f"same-{trial}.call")
+        assert len(won) == 1 and len(lost) == len(calls) - 1
+        assert all("already exists" in str(e) and e.field == "name" for e in lost)
+        assert (spool / f"same-{trial}.call").read_text() == calls[won[0]].render()
+    assert [p.name for p in tmp_path.iterdir()] == ["outgoing"], "no temp files left"

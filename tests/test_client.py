@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 
 import httpx
@@ -22,7 +23,10 @@ from amikit.errors import (
     ProtocolError,
     SessionExpired,
 )
+from amikit.session import ReplyTimeout, ReplyTooLarge
 from tests.conftest import Script, cookie_of, recorded
+from tests.hostile import HostileServer, login_reply, wait_event_reply
+from tests.hostile import reply as raw_reply
 
 URL = "http://127.0.0.1:8088"
 
@@ -533,3 +537,129 @@ def test_connect_panel_logs_in_a_clone_of_a_given_client():
     assert client is not None and client is not template and client.logged_in
     assert script.params(0)["Secret"] == "pw-in-the-client" and not template.logged_in
     assert "Connected" in panel.status.value and "pw-in-the-client" not in panel.status.value
+
+
+# -- a hostile server: bounded size, an overall deadline, 5xx ridden out (issue 12) ----------
+MIB = 1 << 20
+
+
+def hostile_client(server: HostileServer, **kwargs) -> AMIClient:
+    kwargs.setdefault("timeout", 0.5)
+    kwargs.setdefault("max_reply_bytes", MIB)
+    return AMIClient(server.url, "hello", "world", **kwargs)
+
+
+@pytest.mark.parametrize("act", ["endless", "gzip-bomb"])
+def test_a_reply_past_the_size_limit_is_refused_while_it_streams(act):
+    exceeded = r"the reply from http://127\.0\.0\.1:\d+/rawman exceeded 1 MiB"
+    with HostileServer([login_reply(), act]) as server, \
+            hostile_client(server, timeout=30) as ami, \
+            pytest.raises(ReplyTooLarge, match=exceeded) as info:
+        ami.ping()
+    assert isinstance(info.value, ProtocolError) and isinstance(info.value, AMIError)
+
+
+def test_the_size_limit_counts_decoded_bytes_and_lets_smaller_replies_through():
+    body = b"Response: Success\r\nPing: Pong\r\n" + b"Output: x\r\n" * 1000 + b"\r\n"
+    packed = raw_reply(gzip.compress(body), headers=["Content-Encoding: gzip"])
+    with HostileServer([login_reply(), packed]) as server, \
+            hostile_client(server, max_reply_bytes=len(body)) as ami:
+        assert ami.ping()["Ping"] == "Pong"
+    with HostileServer([login_reply(), packed]) as server, \
+            hostile_client(server, max_reply_bytes=len(body) - 1) as ami, \
+            pytest.raises(ReplyTooLarge, match="exceeded"):
+        ami.ping()
+
+
+@pytest.mark.parametrize("act", ["drip"])  # "drip-head": only the async client (see _Deadline)
+def test_a_dripping_server_runs_into_the_overall_deadline(act):
+    # one byte each 0.05 s: every single read is well inside the 0.5 s, the whole is not
+    late = r"no complete reply from http://127\.0\.0\.1:\d+/rawman within 0\.5 s"
+    with HostileServer([login_reply(), act]) as server, hostile_client(server) as ami, \
+            pytest.raises(ReplyTimeout, match=late) as info:
+        ami.ping()
+    assert isinstance(info.value, ConnectionLost)
+
+
+def test_a_reset_is_a_lost_connection():
+    with HostileServer([login_reply(), "reset"]) as server, hostile_client(server) as ami, \
+            pytest.raises(ConnectionLost, match="cannot reach"):
+        ami.ping()
+
+
+@pytest.mark.parametrize("act", ["endless", "drip", "drip-head"])
+def test_the_async_client_has_the_same_limits(act):
+    async def main() -> None:
+        async with AsyncAMIClient(server.url, "hello", "world", timeout=0.5,
+                                  max_reply_bytes=MIB) as ami:
+            await ami.ping()
+
+    error = ReplyTooLarge if act == "endless" else ReplyTimeout
+    with HostileServer([login_reply(), act]) as server, pytest.raises(error):
+        asyncio.run(main())
+
+
+def test_a_wait_events_deadline_is_its_own_timeout_plus_the_clients():
+    script = Script([recorded(LOGIN), recorded("05_originate/rawman/014_calls_waitevent_001")])
+    ami = client_for(script, timeout=3)
+    seen: list[float] = []
+    original = amikit.client._Deadline.__init__
+
+    def spy(self: amikit.client._Deadline, seconds: float) -> None:
+        seen.append(seconds)
+        original(self, seconds)
+
+    try:
+        amikit.client._Deadline.__init__ = spy  # type: ignore[method-assign]
+        ami.wait_event(20)
+    finally:
+        amikit.client._Deadline.__init__ = original  # type: ignore[method-assign]
+    assert seen == [3, 23]
+
+
+def test_a_5xx_during_events_is_ridden_out_with_a_gap(monkeypatch):
+    clock = FakeTime()
+    monkeypatch.setattr(amikit.client.time, "sleep", clock.sleep)
+    plan = [login_reply(), "500", "500", wait_event_reply("Newchannel")]
+    with HostileServer(plan) as server, hostile_client(server) as ami:
+        ami._core._clock = lambda: clock.now
+        event = next(ami.events())
+    assert event.name == "Newchannel"
+    assert clock.sleeps == [0.5, 1.0]
+    assert len(ami.gaps) == 1 and "HTTP 500" in ami.gaps[0].reason
+
+
+def test_a_server_answering_5xx_for_ever_is_given_up_on(monkeypatch):
+    clock = FakeTime()
+    monkeypatch.setattr(amikit.client.time, "sleep", clock.sleep)
+    with HostileServer([login_reply(), "500"]) as server, hostile_client(server) as ami:
+        ami._core._clock = lambda: clock.now
+        with pytest.raises(ConnectionLost, match=r"answering HTTP 500 for .* gave up"):
+            next(ami.events(give_up_after=10))
+
+
+def test_a_4xx_during_events_is_not_retried():
+    script = Script([recorded(LOGIN), reply(b"", status=404)])
+    with pytest.raises(HTTPStatusError, match="404"):
+        next(client_for(script).events())
+
+
+def test_a_password_in_the_url_is_masked_in_the_repr_and_in_errors():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    ami = AMIClient("http://admin:urlpass@127.0.0.1:8088", "hello", "world",
+                    transport=Script([refuse]).transport)
+    assert "urlpass" not in repr(ami) and "admin:***@127.0.0.1" in repr(ami)
+    assert "urlpass" not in repr(ami.clone(asynchronous=True))
+    with pytest.raises(ConnectionLost) as info:
+        ami.ping()
+    assert "urlpass" not in str(info.value) and "admin:***@" in str(info.value)
+
+
+def test_the_limits_are_options_a_clone_keeps():
+    ami = AMIClient(URL, "hello", "world", max_reply_bytes=MIB, timeout=2)
+    assert ami.max_reply_bytes == MIB and ami.clone().max_reply_bytes == MIB
+    assert AMIClient(URL, "hello", "world").max_reply_bytes == 64 * MIB
+    with pytest.raises(ValueError, match="max_reply_bytes"):
+        AMIClient(URL, "hello", "world", max_reply_bytes=0)

@@ -64,10 +64,10 @@ def test_composer_builds_the_form_from_the_servers_documentation(client):
     rows[0].value, rows[1].value = "A=1", "B=2"
     assert "Action: Originate\nActionID" not in composer.preview.value  # no ActionID typed
     assert "Variable: A=1\nVariable: B=2" in composer.preview.value
-    assert f"{client._core.endpoint}?Action=Originate" in composer.preview.value
+    assert f"{client.endpoint}?Action=Originate" in composer.preview.value
     composer.send_button.click()
     assert "Originate successfully queued" in composer.reply.value
-    assert "client.originate(" in composer.code.value and "&#x27;A=1&#x27;" in composer.code.value
+    assert "ami.originate(" in composer.code.value and "&#x27;A=1&#x27;" in composer.code.value
     assert len(composer.history) == 1
     composer.resend.click()
     assert len(composer.history) == 2

@@ -22,27 +22,15 @@ import hashlib
 import os
 import pathlib
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from bench_sim import start_sim  # benchmarks/ is on sys.path when run as a script
+
 from amikit import AsyncAMIClient
 
 START, END = b"UserEvent: soak-start", b"UserEvent: soak-end"
-
-
-def start_sim(speed: float) -> tuple[subprocess.Popen[str], str]:
-    """``amikit sim`` on a free port, in its own process; its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "amikit.cli", "sim", "--port", "0",
-                             "--speed", str(speed)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = re.search(r"http://\S+", line)
-    if not url:
-        proc.kill()
-        raise SystemExit(f"amikit sim did not start: {line!r}")
-    return proc, url[0]
 
 
 def rss_mb(pid: int) -> float:

@@ -53,7 +53,7 @@ class RawPoller:
     counted), so that the figures are the simulator's and not the client library's."""
 
     def __init__(self, url: str) -> None:
-        host, port = url.split("//", 1)[1].split(":")
+        host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
         self.host, self.port = host, int(port)
         self.cookie = ""
 

@@ -21,12 +21,11 @@ import asyncio
 import hashlib
 import os
 import pathlib
-import re
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from bench_sim import start_sim  # benchmarks/ is on sys.path when run as a script
+from bench_sim import RawPoller, start_sim  # benchmarks/ is on sys.path when run as a script
 
 from amikit import AsyncAMIClient
 
@@ -43,36 +42,14 @@ def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-class Poller:
+class Poller(RawPoller):
     """One session on one keep-alive socket, hashing the events between the two marks."""
 
     def __init__(self, url: str) -> None:
-        host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
-        self.host, self.port = host, int(port)
-        self.cookie = ""
+        super().__init__(url)
         self.digest = hashlib.sha256()
         self.count = 0
         self.state = "before"  # before -> counting -> done
-
-    async def request(self, query: str, body: bytes | None = None) -> tuple[bytes, bytes]:
-        method = "POST" if body is not None else "GET"
-        head = (f"{method} /rawman{'?' + query if query else ''} HTTP/1.1\r\nHost: {self.host}\r\n"
-                f"Cookie: mansession_id=\"{self.cookie}\"\r\n")
-        if body is not None:
-            head += ("Content-Type: application/x-www-form-urlencoded\r\n"
-                     f"Content-Length: {len(body)}\r\n")
-        self.writer.write((head + "\r\n").encode() + (body or b""))
-        headers = await self.reader.readuntil(b"\r\n\r\n")
-        match = re.search(rb"Content-Length: (\d+)", headers)
-        assert match, headers
-        return headers, await self.reader.readexactly(int(match[1]))
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        headers, _ = await self.request("", b"action=Login&username=hello&secret=world")
-        match = re.search(rb'mansession_id="([0-9a-f]+)"', headers)
-        assert match, headers
-        self.cookie = match[1].decode()
 
     def take(self, body: bytes) -> None:
         for block in body.split(b"\r\n\r\n"):

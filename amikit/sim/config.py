@@ -2,7 +2,9 @@
 
 ``manager.conf`` (users, httptimeout, timestampevents), ``http.conf`` (bindaddr, bindport,
 prefix, servername), ``extensions.conf`` (the dialplan), ``pjsip.conf`` (sections with
-``type=endpoint``) and amikit's own ``sim.conf`` (how each simulated phone behaves). The
+``type=endpoint``), ``queues.conf``, ``confbridge.conf`` and ``musiconhold.conf`` (kept as
+sections; :mod:`amikit.sim.queue`, :mod:`amikit.sim.confbridge` and :mod:`amikit.sim.moh` read
+them) and amikit's own ``sim.conf`` (how each simulated phone behaves). The
 defaults ship in ``amikit/sim/defaults`` and reproduce the lab configuration of the
 captures; a directory given with ``--config`` replaces any of them file by file.
 
@@ -22,7 +24,8 @@ from amikit.sim.perms import parse_perms
 
 __all__ = ["ConfigError", "Endpoint", "Section", "SimConfig", "User", "load_config", "read_conf"]
 
-FILES = ("manager.conf", "http.conf", "extensions.conf", "pjsip.conf", "sim.conf")
+FILES = ("manager.conf", "http.conf", "extensions.conf", "pjsip.conf", "sim.conf", "queues.conf",
+         "confbridge.conf", "musiconhold.conf")
 BEHAVIOURS = ("answer", "busy", "noanswer", "reject", "congestion")
 
 
@@ -137,6 +140,14 @@ class SimConfig:
     extensions_path: str = "extensions.conf"
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     default_password_in_use: bool = False
+    #: ``queues.conf``, ``confbridge.conf`` and ``musiconhold.conf`` as sections, with the path
+    #: each came from (for errors that name the file and line).
+    queues: list[Section] = field(default_factory=list)
+    queues_path: str = "queues.conf"
+    confbridge: list[Section] = field(default_factory=list)
+    confbridge_path: str = "confbridge.conf"
+    musiconhold: list[Section] = field(default_factory=list)
+    musiconhold_path: str = "musiconhold.conf"
 
 
 def _file_text(directory: pathlib.Path | None, name: str) -> tuple[str, str]:
@@ -202,6 +213,11 @@ def load_config(directory: str | pathlib.Path | None = None) -> SimConfig:
     text, path = texts["extensions.conf"]
     config.extensions = read_conf(text, path)
     config.extensions_path = path
+
+    for name in ("queues", "confbridge", "musiconhold"):
+        text, path = texts[f"{name}.conf"]
+        setattr(config, name, read_conf(text, path))
+        setattr(config, f"{name}_path", path)
 
     text, path = texts["pjsip.conf"]
     endpoints = {s.name: s for s in read_conf(text, path)

@@ -79,10 +79,14 @@ class PBX:
         self._tasks: set[asyncio.Task[object]] = set()
         self._bridge_ids = itertools.count(1)
         self.closing = False  # shutting down: a cancelled task ends, it does not hang up
-        from amikit.sim import apps, dial  # they need the PBX type; the PBX needs them
+        # they need the PBX type; the PBX needs them
+        from amikit.sim import apps, confbridge, dial, moh, queue
 
         apps.install(self)
         self.dial = dial.Dialer(self)
+        self.moh = moh.MusicOnHold(self)
+        self.queues = queue.Queues(self)
+        self.conferences = confbridge.Conferences(self)
 
     # -- plumbing --------------------------------------------------------------------
     def emit(self, name: str, klass: int, body: Pairs) -> None:

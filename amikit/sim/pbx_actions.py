@@ -16,8 +16,10 @@ from amikit.protocol import is_true
 from amikit.sim import perms
 from amikit.sim.channel import SOFTHANGUP_EXPLICIT, Channel
 from amikit.sim.cli import CLI
+from amikit.sim.confbridge_actions import ConfbridgeActions
 from amikit.sim.dial import REASON
 from amikit.sim.dialplan import split_args
+from amikit.sim.queue_actions import QueueActions
 from amikit.sim.replies import Pairs, error, header, is_number, list_reply, response, with_action_id
 from amikit.sim.variables import split_callerid
 
@@ -59,6 +61,7 @@ class PBXActions:
             "status": self.status, "coreshowchannels": self.coreshowchannels,
             "getvar": self.getvar, "setvar": self.setvar, "showdialplan": self.showdialplan,
             "command": self.cli.action,
+            **QueueActions(pbx).handlers, **ConfbridgeActions(pbx).handlers,
         }
 
     def call_counts(self) -> tuple[int, int]:

@@ -31,6 +31,16 @@ ACTION_CLASSES = {
     "command": COMMAND, "coreshowchannels": SYSTEM | REPORTING, "userevent": USER,
     "filter": SYSTEM, "coresettings": SYSTEM | REPORTING, "corestatus": SYSTEM | REPORTING,
     "showdialplan": CONFIG | REPORTING,
+    # app_queue.c load_module
+    "queues": 0, "queuestatus": 0, "queuesummary": 0, "queueadd": AGENT, "queueremove": AGENT,
+    "queuepause": AGENT, "queuelog": AGENT, "queuepenalty": AGENT,
+    "queuememberringinuse": AGENT, "queuerule": 0, "queuereason": AGENT, "queuereset": 0,
+    "queuewithdrawcaller": 0, "queuechangepriority": 0,
+    # app_confbridge.c load_module
+    "confbridgelist": REPORTING, "confbridgelistrooms": REPORTING, "confbridgemute": CALL,
+    "confbridgeunmute": CALL, "confbridgekick": CALL, "confbridgelock": CALL,
+    "confbridgeunlock": CALL, "confbridgestartrecord": SYSTEM, "confbridgestoprecord": SYSTEM,
+    "confbridgesetsinglevideosrc": CALL,
 }
 
 #: Actions Asterisk registers that the simulator does not answer, with their write class:

@@ -76,19 +76,41 @@ class Dialer:
             self.pbx.emit("DialState", perms.CALL, [*head, *callee.state_headers("Dest"),
                                                     ("DialStatus", "RINGING")])
 
+    def place(self, callee: Channel, dialstring: str, caller: Channel | None,
+              before_begin: Callable[[], None] | None = None) -> bool:
+        """``ast_dial_run``'s start: call ``callee`` (``ast_call``) and send its DialBegin
+        (``before_begin`` runs just before it). False when the call could not be placed."""
+        callee.outcome = asyncio.get_running_loop().create_future()
+        callee.dialer = caller
+        if not self.pbx.call(callee, dialstring):
+            callee.outcome = None
+            return False
+        if before_begin is not None:
+            before_begin()
+        head = caller.state_headers() if caller else []
+        self.pbx.emit("DialBegin", perms.CALL, [*head, *callee.state_headers("Dest"),
+                                                ("DialString", dialstring)])
+        return True
+
+    def dial_end(self, callee: Channel, caller: Channel | None, status: str) -> None:
+        head = caller.state_headers() if caller else []
+        self.pbx.emit("DialEnd", perms.CALL, [*head, *callee.state_headers("Dest"),
+                                              ("DialStatus", status)])
+
     async def dial(self, callee: Channel, dialstring: str, timeout: float | None,
                    caller: Channel | None,
                    before_end: Callable[[str], None] | None = None) -> str:
         """Call ``callee`` and wait until it answers, fails or ``timeout`` (PBX seconds)."""
-        pbx = self.pbx
-        callee.outcome = asyncio.get_running_loop().create_future()
-        callee.dialer = caller
-        if not pbx.call(callee, dialstring):
-            callee.outcome = None
+        if not self.place(callee, dialstring, caller):
             return "CHANUNAVAIL"
-        head = caller.state_headers() if caller else []
-        pbx.emit("DialBegin", perms.CALL, [*head, *callee.state_headers("Dest"),
-                                           ("DialString", dialstring)])
+        return await self.outcome(callee, timeout, caller, before_end)
+
+    async def outcome(self, callee: Channel, timeout: float | None, caller: Channel | None,
+                      before_end: Callable[[str], None] | None = None) -> str:
+        """Wait for a placed call's outcome: its DialEnd (none when the dial API gives up on
+        its own timeout), the callee Up when it answered, hung up when this is cancelled."""
+        pbx = self.pbx
+        assert callee.outcome is not None
         timed_out = False
         try:
             status = await asyncio.wait_for(asyncio.shield(callee.outcome),
@@ -100,8 +122,7 @@ class Dialer:
             status = "CANCEL"  # the caller hung up while this rang
             callee.outcome = None
             await pbx.hangup(callee)
-            pbx.emit("DialEnd", perms.CALL, [*head, *callee.state_headers("Dest"),
-                                             ("DialStatus", status)])
+            self.dial_end(callee, caller, status)
             raise
         callee.outcome = None
         callee.dialstatus = status
@@ -110,8 +131,7 @@ class Dialer:
         if before_end is not None:
             before_end(status)
         if not (timed_out and caller is None):
-            pbx.emit("DialEnd", perms.CALL, [*head, *callee.state_headers("Dest"),
-                                             ("DialStatus", status)])
+            self.dial_end(callee, caller, status)
         return status
 
     async def phone(self, chan: Channel) -> None:
@@ -204,6 +224,19 @@ class Dialer:
             return
         await self.pbx.hangup(chan)
 
+    @staticmethod
+    def identify_callee(chan: Channel, callee: Channel, app: str) -> None:
+        """What ``dial_exec_full`` and app_queue's ``ring_entry`` give a channel they call: the
+        application ``app`` with ``(Outgoing Line)``, party B of the caller's CDR, and — having
+        no caller id of its own — the "stored" one: the caller's extension as its number, the
+        caller's connected name as its name, and the caller's own caller id as its connected
+        line."""
+        callee.home = callee.cdr_app = (app, OUTGOING_LINE)
+        callee.cdr_party_b = True
+        callee.appl, callee.data = callee.home
+        callee.caller_num, callee.caller_name = chan.exten, chan.connected_name
+        callee.connected_num, callee.connected_name = chan.caller_num, chan.caller_name
+
     # -- the Dial application ----------------------------------------------------------
     async def dial_app(self, chan: Channel, data: str) -> int | None:
         """``dial_exec_full`` for one destination, with its bridge (``ast_bridge_call``)."""
@@ -220,15 +253,8 @@ class Dialer:
             pbx.varset(chan, "DIALSTATUS", "CHANUNAVAIL")
             return None
         pbx.varset(callee, "DIALEDPEERNUMBER", number)
-        callee.home = callee.cdr_app = ("AppDial", OUTGOING_LINE)
-        callee.cdr_party_b = True
-        callee.appl, callee.data = callee.home
-        # dial_exec_full: a callee with no caller id of its own gets the "stored" one — the
-        # caller's extension as its number, the caller's connected name as its name — and,
-        # as its connected line, the caller's own caller id
+        self.identify_callee(chan, callee, "AppDial")
         callee.exten = chan.exten
-        callee.caller_num, callee.caller_name = chan.exten, chan.connected_name
-        callee.connected_num, callee.connected_name = chan.caller_num, chan.caller_name
         pbx.publish(callee)
 
         def set_dialstatus(status: str) -> None:
@@ -256,7 +282,7 @@ class Dialer:
         await asyncio.sleep(0)
         pbx.publish(callee)
         for member in (callee, chan):
-            self._enter(bridge, member)
+            self.enter(bridge, member)
         pbx.varset(callee, "BRIDGEPEER", chan.name)
         pbx.varset(chan, "BRIDGEPEER", callee.name)
         try:
@@ -268,7 +294,7 @@ class Dialer:
         if chan.goto is not None or callee.goto is not None:
             for member in (callee, chan):
                 pbx.varset(member, "BRIDGEPEER", "")
-            self._leave(chan)
+            self.leave(chan)
             # the CDR of the bridged call ends here; the redirected dialplan starts another
             chan.cdr_segments.append((chan.cdr_peer, chan.cdr_app))
             chan.cdr_peer = ""
@@ -302,13 +328,13 @@ class Dialer:
             if not member.hangupcause:
                 member.hangupcause = 16
         for member in (first, other):
-            self._leave(member)
+            self.leave(member)
             if not member.in_pbx and member.task is None and not member.dead:
                 await self.pbx.hangup(member)
-        self._destroy(bridge)
+        self.destroy(bridge)
 
     def _after_bridge(self, bridge: Bridge, callee: Channel) -> None:
-        self._leave(callee)
+        self.leave(callee)
         if callee.goto is not None:
             callee.context, callee.exten, callee.priority = callee.goto
             callee.goto = None
@@ -316,15 +342,15 @@ class Dialer:
             self.pbx.start(callee)
         elif not callee.dead:
             self.pbx.spawn(self.pbx.hangup(callee))
-        self._destroy(bridge)
+        self.destroy(bridge)
 
-    def _enter(self, bridge: Bridge, chan: Channel) -> None:
+    def enter(self, bridge: Bridge, chan: Channel) -> None:
         bridge.members.append(chan)
         chan.bridge = bridge
         self.pbx.emit("BridgeEnter", perms.CALL, [*bridge.block(), *chan.state_headers()])
         self.pbx.cel(chan, "BRIDGE_ENTER", _bridge_extra(bridge))
 
-    def _leave(self, chan: Channel) -> None:
+    def leave(self, chan: Channel) -> None:
         bridge = chan.bridge
         if bridge is None:
             return
@@ -333,7 +359,7 @@ class Dialer:
         self.pbx.emit("BridgeLeave", perms.CALL, [*bridge.block(), *chan.state_headers()])
         self.pbx.cel(chan, "BRIDGE_EXIT", _bridge_extra(bridge))
 
-    def _destroy(self, bridge: Bridge) -> None:
+    def destroy(self, bridge: Bridge) -> None:
         if not bridge.members:
             self.pbx.emit("BridgeDestroy", perms.CALL, bridge.block())
 

@@ -34,7 +34,8 @@ STATES = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ring
 #: ``ast_cause2str`` for the causes a call in the simulator can end with.
 CAUSES = {0: "Unknown", 1: "Unallocated (unassigned) number", 3: "No route to destination",
           16: "Normal Clearing", 17: "User busy", 18: "No user responding",
-          19: "User alerting, no answer", 21: "Call Rejected", 27: "Destination out of order",
+          19: "User alerting, no answer", 21: "Call Rejected",
+          26: "Answered elsewhere", 27: "Destination out of order",
           34: "Circuit/channel congestion", 38: "Network out of order", 41: "Temporary failure"}
 DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
 
@@ -68,18 +69,34 @@ class Snapshot:
 
 @dataclass(eq=False)
 class Bridge:
-    """A basic two-party bridge (``bridge_basic``, technology ``simple_bridge``)."""
+    """A bridge: by default a basic two-party one (``bridge_basic``, technology
+    ``simple_bridge``); a conference's is a ``base`` bridge mixed by ``softmix``, made by
+    ``ConfBridge`` and named after the conference (``ast_bridge_base_new``)."""
 
     id: str
     members: list[Channel] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    type: str = "basic"
+    technology: str = "simple_bridge"
+    creator: str = "<unknown>"
+    name: str = "<unknown>"
 
     def block(self) -> Pairs:
         """``ast_manager_build_bridge_state_string``."""
-        return [("BridgeUniqueid", self.id), ("BridgeType", "basic"),
-                ("BridgeTechnology", "simple_bridge"), ("BridgeCreator", "<unknown>"),
-                ("BridgeName", "<unknown>"), ("BridgeNumChannels", str(len(self.members))),
+        return [("BridgeUniqueid", self.id), ("BridgeType", self.type),
+                ("BridgeTechnology", self.technology), ("BridgeCreator", self.creator),
+                ("BridgeName", self.name), ("BridgeNumChannels", str(len(self.members))),
                 ("BridgeVideoSourceMode", "none")]
+
+    def cel_extra(self) -> str:
+        """The Extra of a member's CEL BRIDGE_ENTER and BRIDGE_EXIT."""
+        return f'{{"bridge_id":"{self.id}","bridge_technology":"{self.technology}"}}'
+
+    def leave(self, chan: Channel) -> None:
+        """``chan`` must leave (it hangs up or is redirected). A two-party bridge ends for
+        both members; a multi-party bridge lets only that member go (:meth:`leave` is
+        overridden there)."""
+        self.ended.set()
 
 
 @dataclass(eq=False)

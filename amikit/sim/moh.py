@@ -2,7 +2,8 @@
 
 ``local_ast_moh_start`` sends ``MusicOnHoldStart`` with the class, ``local_ast_moh_stop``
 ``MusicOnHoldStop``; the applications ``MusicOnHold(class[,duration])`` (``play_moh_exec``),
-``StartMusicOnHold(class)`` and ``StopMusicOnHold()``. Classes come from ``musiconhold.conf``.
+``StartMusicOnHold(class)`` and ``StopMusicOnHold()``. CEL records the music as a stream
+(STREAM_BEGIN with the class, STREAM_END).
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ class MusicOnHold:
         if chan.name in self.playing:
             self.stop(chan)
         self.playing[chan.name] = klass
+        self.pbx.cel(chan, "STREAM_BEGIN", f'{{"class":"{klass}"}}')
         self.pbx.emit("MusicOnHoldStart", perms.CALL, [*chan.state_headers(), ("Class", klass)])
 
     def stop(self, chan: Channel) -> None:
         """``local_ast_moh_stop``: only a channel that hears music sends MusicOnHoldStop."""
         if self.playing.pop(chan.name, None) is not None:
             self.pbx.emit("MusicOnHoldStop", perms.CALL, chan.state_headers())
+            self.pbx.cel(chan, "STREAM_END")
 
     async def music_on_hold(self, chan: Channel, data: str) -> None:
         """``play_moh_exec``: music until the duration ends or the channel hangs up."""

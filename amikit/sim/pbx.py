@@ -141,6 +141,7 @@ class PBX:
     def device_state(self, chan: Channel, *, ended: bool = False) -> None:
         exists = chan.tech != "Local" or self.dialplan.exists(*_local_target(chan.device))
         state = records.device_state(chan, ended=ended, exists=exists)
+        self.queues.device_changed(chan.device, state)
         self.emit("DeviceStateChange", perms.CALL, [("Device", chan.device), ("State", state)])
 
     def varset(self, chan: Channel | None, name: str, value: str) -> None:
@@ -159,6 +160,12 @@ class PBX:
 
     def _name_seq(self, tech: str) -> int:
         return next(self._names.setdefault(tech, itertools.count(0)))
+
+    def unreal_seq(self) -> int:
+        """The next number of ``ast_unreal_new_channels``' ``name_sequence``: Local and the
+        bridge media channels (CBAnn, CBRec) share it, as the captures show
+        (``Local/800@sets-00000170``, ``CBAnn/1-00000171``, ``Local/800@sets-00000172``)."""
+        return self._name_seq("Local")
 
     def new_channel(self, name: str, tech: str, device: str, context: str, exten: str, *,
                     state: int = DOWN, linkedid: str | None = None,
@@ -183,7 +190,7 @@ class PBX:
             if not exten:
                 return None
             context = context or "default"
-            base = f"Local/{exten}@{context}-{self._name_seq('Local'):08x}"
+            base = f"Local/{exten}@{context}-{self.unreal_seq():08x}"
             device = f"Local/{exten}@{context}"
             one = self.new_channel(base + ";1", "Local", device, context, exten,
                                    linkedid=linkedid, uniqueid=ids[0])
@@ -212,12 +219,14 @@ class PBX:
             return True
         if not self.dialplan.exists(two.context, two.exten):
             return False
-        # ast_connected_line_copy_to_caller / _from_caller: each half sees the other's side
+        # the variables first (ast_channel_inherit_variables), then the identity:
+        # ast_connected_line_copy_to_caller / _from_caller — each half sees the other's side
+        # (the ;2's VarSets still show its old identity: 20_behaviour/dial_cause21)
+        for name, value in reversed(list(chan.variables.items())):
+            self.varset(two, name, value)
         two.caller_num, two.caller_name = chan.connected_num, chan.connected_name
         two.connected_num, two.connected_name = chan.caller_num, chan.caller_name
         self.publish(two)
-        for name, value in reversed(list(chan.variables.items())):
-            self.varset(two, name, value)
         self.emit("LocalBridge", perms.CALL, [
             *chan.state_headers("LocalOne"), *two.state_headers("LocalTwo"),
             ("Context", two.context), ("Exten", two.exten),
@@ -336,7 +345,7 @@ class PBX:
         if chan.bridge is not None:
             chan.context, chan.exten, chan.priority = chan.goto
             self.publish(chan)
-            chan.bridge.ended.set()
+            chan.bridge.leave(chan)
             return
         if chan.in_pbx or chan.task is not None:  # the dialplan, or an Originate's application
             chan.softhangup |= SOFTHANGUP_ASYNCGOTO
@@ -363,7 +372,7 @@ class PBX:
             return
         _wake(chan)
         if chan.bridge is not None:
-            chan.bridge.ended.set()
+            chan.bridge.leave(chan)
         elif chan.outcome is not None:  # being dialed: its dialer hears it and hangs it up
             resolve(chan, self.dial.status_for(chan))
         elif not chan.in_pbx and chan.task is None:
@@ -386,7 +395,7 @@ class PBX:
         for timer in chan.timers:
             timer.cancel()
         if chan.bridge is not None:
-            chan.bridge.ended.set()
+            chan.bridge.leave(chan)
         resolve(chan, self.dial.status_for(chan))
         other = chan.peer
         if other is not None and not other.dead and not other.ending:

@@ -32,7 +32,7 @@ ACTION_CLASSES = {
     "filter": SYSTEM, "coresettings": SYSTEM | REPORTING, "corestatus": SYSTEM | REPORTING,
     "showdialplan": CONFIG | REPORTING,
     # app_queue.c load_module
-    "queues": 0, "queuestatus": 0, "queuesummary": 0, "queueadd": AGENT, "queueremove": AGENT,
+    "queuestatus": 0, "queuesummary": 0, "queueadd": AGENT, "queueremove": AGENT,
     "queuepause": AGENT, "queuelog": AGENT, "queuepenalty": AGENT,
     "queuememberringinuse": AGENT, "queuerule": 0, "queuereason": AGENT, "queuereset": 0,
     "queuewithdrawcaller": 0, "queuechangepriority": 0,

@@ -140,6 +140,12 @@ class PBX:
 
     def device_state(self, chan: Channel, *, ended: bool = False) -> None:
         exists = chan.tech != "Local" or self.dialplan.exists(*_local_target(chan.device))
+        # main/devicestate.c asks for the device's state when it gets to the change, once the
+        # rest of this Local pair is gone: another call on the device keeps it in use
+        # (20_behaviour/conference: the first caller's hangups report INUSE)
+        if ended and any(c.device == chan.device and c is not chan and c is not chan.peer
+                         and not c.dead for c in self.channels.values()):
+            ended = False
         state = records.device_state(chan, ended=ended, exists=exists)
         self.queues.device_changed(chan.device, state)
         self.emit("DeviceStateChange", perms.CALL, [("Device", chan.device), ("State", state)])

@@ -44,12 +44,14 @@ _LAZY = {"Simulator": "amikit.sim", "FoundPBX": "amikit.lab", "find_pbx": "amiki
          "explore": "amikit.widgets", "diagnose": "amikit.widgets",
          "read_events": "amikit.frames", "events_frame": "amikit.frames",
          "EventLog": "amikit.frames", "plot_timeline": "amikit.plots",
-         "plot_ladder": "amikit.plots", "plot_event_rate": "amikit.plots"}
+         "plot_ladder": "amikit.plots", "plot_event_rate": "amikit.plots",
+         "plot_queue": "amikit.queueplot"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from amikit.frames import EventLog, events_frame, read_events
     from amikit.lab import FoundPBX, find_pbx
     from amikit.plots import plot_event_rate, plot_ladder, plot_timeline
+    from amikit.queueplot import plot_queue
     from amikit.sim import Simulator
     from amikit.widgets import explore
     from amikit.widgets.diagnose import diagnose
@@ -96,6 +98,7 @@ __all__ = [
     "parse_recording",
     "plot_event_rate",
     "plot_ladder",
+    "plot_queue",
     "plot_timeline",
     "read_events",
     "sample_recording",

@@ -46,7 +46,9 @@ _EVENT_COLUMN = "Event"
 
 
 class AMIAccessor:
-    """``df.ami.channels()``, ``.calls()``, ``.bridges()``, ``.call(linkedid)`` and plots.
+    """``df.ami.channels()``, ``.calls()``, ``.bridges()``, ``.call(linkedid)``, the
+    call-centre tables (``.queue_calls()``, ``.agents()``, ``.queue_stats()``,
+    ``.conferences()``) and plots.
 
     Only for event frames: one row per AMI event with an ``Event`` column, as
     :func:`amikit.read_events` and :func:`amikit.events_frame` make them (a slice of one,
@@ -90,6 +92,31 @@ class AMIAccessor:
 
         return tables.call(self._frame, linkedid)
 
+    def queue_calls(self) -> pd.DataFrame:
+        """One row per caller's stay in a queue: joined, outcome, wait, answered_by, talk …"""
+        from amikit import callcentre
+
+        return callcentre.queue_calls(self._frame)
+
+    def agents(self) -> pd.DataFrame:
+        """One row per queue member: offered, answered, talk, paused, occupancy …"""
+        from amikit import callcentre
+
+        return callcentre.agents(self._frame)
+
+    def queue_stats(self, freq: str | None = None,
+                    service_level: str | pd.Timedelta = "20s") -> pd.DataFrame:
+        """Per queue (and interval): offered, answered, abandoned, asa, service_level …"""
+        from amikit import callcentre
+
+        return callcentre.queue_stats(self._frame, freq=freq, service_level=service_level)
+
+    def conferences(self) -> pd.DataFrame:
+        """One row per conference instance: start, end, participants, most_at_once."""
+        from amikit import callcentre
+
+        return callcentre.conferences(self._frame)
+
     def plot_timeline(self, **kwargs: Any) -> Axes:
         """:func:`amikit.plot_timeline` of this frame."""
         from amikit.plots import plot_timeline
@@ -107,6 +134,12 @@ class AMIAccessor:
         from amikit.plots import plot_event_rate
 
         return plot_event_rate(self._frame, **kwargs)
+
+    def plot_queue(self, **kwargs: Any) -> Axes:
+        """:func:`amikit.plot_queue` of this frame."""
+        from amikit.queueplot import plot_queue
+
+        return plot_queue(self._frame, **kwargs)
 
 
 # re-entrant: importing pandas under it may run the hook below in the same thread

@@ -26,7 +26,7 @@ __all__ = ["STATE_COLOURS", "plot_event_rate", "plot_ladder", "plot_timeline"]
 
 #: Segment colours by state (Okabe–Ito: distinguishable for colour-blind readers too).
 STATE_COLOURS = {"ringing": "#E69F00", "up": "#56B4E9", "bridged": "#009E73",
-                 "hold": "#CC79A7"}
+                 "hold": "#CC79A7", "queued": "#0072B2", "conference": "#F0E442"}
 _HANGUP_COLOUR = "#D55E00"
 _LINK_COLOUR = "#999999"
 
@@ -70,8 +70,10 @@ def plot_timeline(data: pd.DataFrame, ax: Axes | None = None, *, events: list[st
 
     ``data`` is an event frame (from :func:`amikit.read_events`) or the table of
     ``df.ami.channels()``. Segments: ringing (created → answered), up (answered → hangup),
-    bridged (bridge enter → leave) and on hold (music on hold, a thinner bar), the last two
-    from an event frame; the hangup cause is marked at
+    waiting in a queue (``QueueCallerJoin`` → ``QueueCallerLeave``), bridged (bridge
+    enter → leave), in a conference (``ConfbridgeJoin`` → ``ConfbridgeLeave``) and on hold
+    (music on hold, a thinner bar), the last four from an event frame; the hangup cause is
+    marked at
     the end of each lane, bridged channels are joined by a thin line, and the events named
     in ``events`` (e.g. ``["DialBegin", "Hangup"]``) are ticked on their lanes.
 
@@ -161,17 +163,23 @@ def _intervals(data: pd.DataFrame, lane_of: dict[str, float], start: str, stop: 
     return begins, np.where(np.isnan(ends), last, ends), lanes
 
 
+#: The states drawn from pairs of events, in drawing order (a later one over an earlier):
+#: (state, label, opening event, closing event, the column pairing them, bar height).
+_SPAN_STATES = (
+    ("queued", "in queue", "QueueCallerJoin", "QueueCallerLeave", "Queue", 0.6),
+    ("bridged", "bridged", "BridgeEnter", "BridgeLeave", "BridgeUniqueid", 0.6),
+    ("conference", "in conference", "ConfbridgeJoin", "ConfbridgeLeave", "Conference", 0.6),
+    ("hold", "on hold", "MusicOnHoldStart", "MusicOnHoldStop", None, 0.3),
+)
+
+
 def _draw_spans(ax: Axes, data: pd.DataFrame, lane_of: dict[str, float]) -> None:
-    begins, ends, lanes = _intervals(data, lane_of, "BridgeEnter", "BridgeLeave", "BridgeUniqueid")
-    if len(begins):
-        ax.add_collection(PolyCollection(_bars(begins, ends, lanes, 0.6),
-                                         facecolors=STATE_COLOURS["bridged"], edgecolors="none",
-                                         label="bridged", gid="bridged"))
-    begins, ends, lanes = _intervals(data, lane_of, "MusicOnHoldStart", "MusicOnHoldStop", None)
-    if len(begins):
-        ax.add_collection(PolyCollection(_bars(begins, ends, lanes, 0.3),
-                                         facecolors=STATE_COLOURS["hold"], edgecolors="none",
-                                         label="on hold", gid="hold"))
+    for state, label, start, stop, group, height in _SPAN_STATES:
+        begins, ends, lanes = _intervals(data, lane_of, start, stop, group)
+        if len(begins):
+            ax.add_collection(PolyCollection(_bars(begins, ends, lanes, height),
+                                             facecolors=STATE_COLOURS[state], edgecolors="none",
+                                             label=label, gid=state))
     if "BridgeUniqueid" not in data:
         return
     enters = data[(data["Event"] == "BridgeEnter") & data["Uniqueid"].notna()]

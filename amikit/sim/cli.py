@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from amikit.sim import helptext, perms
 from amikit.sim.channel import STATES
 from amikit.sim.manager_actions import SYNOPSIS
+from amikit.sim.queue_actions import queue_show
 from amikit.sim.replies import Pairs, error, header, response
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ class CLI:
             return helptext.event_help(arg)
         if verb == ["manager", "show", "user"] and arg:
             return self._user(arg)
+        if lowered[:2] == ["queue", "show"]:
+            return queue_show(self.pbx, words[2] if len(words) > 2 else None)
         if lowered[:2] == ["dialplan", "show"]:
             target = words[2] if len(words) > 2 else None
             exten, at, context = (target or "").rpartition("@")

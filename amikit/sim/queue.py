@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Queues"]
 
+FORWARD_DELAY = 0.02  # seconds an event takes through a stasis forwarder, roughly
 RECHECK = 1.0  # wait_our_turn polls this often (seconds)
 ANSWERED_ELSEWHERE = 26
 TIME_VARIABLES = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT",
@@ -74,9 +75,17 @@ class Queues:
         return 1 if rest in self.pbx.config.endpoints else 4
 
     # -- members' events -------------------------------------------------------------
-    def member_event(self, name: str, queue: Queue, member: Member, *extra: tuple[str, str]
+    def member_event(self, name: str, queue: Queue, member: Member, *, forwarded: bool = False
                      ) -> None:
-        self.pbx.emit(name, perms.AGENT, [*member.blob(queue.name), *extra])
+        """A member's event. ``forwarded``: one an action causes, which reaches the manager
+        through app_queue's topic forwarder (``stasis_forward_all``) after the action's
+        reply (``20_behaviour/queue_actions``: every reply comes before the first event)."""
+        body = member.blob(queue.name)
+        if forwarded:
+            asyncio.get_running_loop().call_later(FORWARD_DELAY, self.pbx.emit, name,
+                                                  perms.AGENT, body)
+        else:
+            self.pbx.emit(name, perms.AGENT, body)
 
     def device_changed(self, device: str, state: str) -> None:
         """``device_state_cb``: members on ``device`` take its state; a change is published.

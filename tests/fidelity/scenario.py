@@ -34,7 +34,7 @@ BEHAVIOUR = pathlib.Path(__file__).resolve().parents[1] / "captures" / "20_behav
 SCENARIOS = ("orig_exten", "orig_app", "busy", "congestion", "noanswer", "badctx_async",
              "badctx_sync", "vars_ids", "dial_cause21", "hangup_cause_pair", "redirect",
              "dual_redirect", "hangup_regex", "userevent", "setvar_getvar", "status_vars",
-             "queue_answered", "queue_abandon", "queue_actions")
+             "queue_answered", "queue_abandon", "queue_actions", "conference")
 #: Every recorded scenario (those not in SCENARIOS are handled when asked by name).
 ALL_SCENARIOS = (*SCENARIOS, *(name for name in ("queue_answered", "queue_abandon", "queue_actions",
                                                   "conference") if name not in SCENARIOS))

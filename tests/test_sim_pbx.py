@@ -126,12 +126,14 @@ def test_channel_variables_and_status(phones):
         ami.hangup(channel)
 
 
-def test_unsupported_applications_are_named():
-    sim = Simulator(port=0)
+def test_unsupported_applications_are_named(tmp_path):
+    # the lab's own dialplan runs whole (Queue and ConfBridge are simulated); MeetMe is not
+    (tmp_path / "extensions.conf").write_text(
+        "[sets]\nexten => 1,1,MeetMe(5)\nexten => 2,1,Queue(support)\nexten => 3,1,ConfBridge(1)\n")
+    sim = Simulator(port=0, config=tmp_path)
     sim.start()
     try:
         assert sim.pbx is not None
-        missing = sim.pbx.unsupported()
-        assert any("Queue" in m for m in missing) and any("ConfBridge" in m for m in missing)
+        assert sim.pbx.unsupported() == ["sets,1,1: MeetMe"]
     finally:
         sim.stop()

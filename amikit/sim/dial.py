@@ -348,7 +348,7 @@ class Dialer:
         bridge.members.append(chan)
         chan.bridge = bridge
         self.pbx.emit("BridgeEnter", perms.CALL, [*bridge.block(), *chan.state_headers()])
-        self.pbx.cel(chan, "BRIDGE_ENTER", _bridge_extra(bridge))
+        self.pbx.cel(chan, "BRIDGE_ENTER", bridge.cel_extra())
 
     def leave(self, chan: Channel) -> None:
         bridge = chan.bridge
@@ -357,13 +357,9 @@ class Dialer:
         bridge.members.remove(chan)
         chan.bridge = None
         self.pbx.emit("BridgeLeave", perms.CALL, [*bridge.block(), *chan.state_headers()])
-        self.pbx.cel(chan, "BRIDGE_EXIT", _bridge_extra(bridge))
+        self.pbx.cel(chan, "BRIDGE_EXIT", bridge.cel_extra())
 
     def destroy(self, bridge: Bridge) -> None:
         if not bridge.members:
             self.pbx.emit("BridgeDestroy", perms.CALL, bridge.block())
-
-
-def _bridge_extra(bridge: Bridge) -> str:
-    return f'{{"bridge_id":"{bridge.id}","bridge_technology":"simple_bridge"}}'
 

@@ -342,7 +342,9 @@ def busy_spans(df: pd.DataFrame) -> pd.DataFrame:
         hangups = df[_str(df["Event"]) == "Hangup"]
         gone = hangups.assign(Uniqueid=_str(hangups["Uniqueid"])).drop_duplicates(
             "Uniqueid").set_index("Uniqueid")["Timestamp"]
-        ends = ends.fillna(calls["DestUniqueid"].map(gone))
+        # reindex, not map: pandas' map of an empty text column with a Series fails
+        member_gone = gone.reindex(calls["DestUniqueid"]).to_numpy()
+        ends = ends.fillna(pd.Series(member_gone, index=calls.index, dtype=_TIME))
     spans = calls.assign(MemberName=calls["answered_by"], start=calls["answered"],
                          end=ends.fillna(last))
     return spans[lead + ["Queue", "Interface", "MemberName", "start", "end"]].reset_index(

@@ -31,16 +31,18 @@ _LINES = (("waiting", "callers waiting", STATE_COLOURS["queued"]),
 
 
 def _open_count(starts: pd.Series, ends: pd.Series) -> pd.Series:
-    """How many spans are open from each moment on: +1 at a start, −1 at an end, summed.
+    """How many spans are open from each moment on: +1 at a start, −1 at an end (none for
+    a span still open), summed.
 
     >>> t = pd.Series(pd.to_datetime(["2026-01-01 00:00:00", "2026-01-01 00:00:01"], utc=True))
     >>> _open_count(t[:1], t[1:]).tolist()  # one span: open from the first moment, shut at the second
     [1, 0]
     """
     starts, ends = starts.reset_index(drop=True), ends.reset_index(drop=True)  # pairs by place
-    known = starts.notna() & ends.notna()
+    known = starts.notna()
+    shut = known & ends.notna()  # a span without an end stays open
     changes = pd.concat([pd.Series(1, index=pd.DatetimeIndex(starts[known])),
-                         pd.Series(-1, index=pd.DatetimeIndex(ends[known]))])
+                         pd.Series(-1, index=pd.DatetimeIndex(ends[shut]))])
     return changes.groupby(level=0).sum().sort_index().cumsum()
 
 
@@ -65,8 +67,7 @@ def queue_counts(data: pd.DataFrame, queue: str | None = None) -> pd.DataFrame:
     if queue is not None:
         calls, busy, paused = (t[t["Queue"] == queue] for t in (calls, busy, paused))
     # a caller whose stay is still open at the end of the frame is still waiting then
-    still = calls["outcome"].isna()
-    waited_until = calls["answered"].fillna(calls["left"]).where(~still, last)
+    waited_until = calls["answered"].fillna(calls["left"])
     counts = pd.DataFrame({
         "waiting": _open_count(calls["joined"], waited_until),
         "busy": _open_count(busy["start"], busy["end"]),

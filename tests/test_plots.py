@@ -233,3 +233,25 @@ def test_accessor_shortcuts_and_empty_frames(frame):
     assert "No" in amikit.plot_timeline(empty).get_title()
     assert "No" in amikit.plot_event_rate(empty).get_title()
     assert "No events" in amikit.plot_ladder(frame, "no-such-call").get_title()
+
+
+@pytest.mark.parametrize(("state", "start", "stop"), [
+    ("queued", "QueueCallerJoin", "QueueCallerLeave"),
+    ("conference", "ConfbridgeJoin", "ConfbridgeLeave")])
+def test_timeline_waiting_in_a_queue_and_in_a_conference(frame, state, start, stop):
+    ax = amikit.plot_timeline(frame)
+    uid_on = {y: uid for y, text in lanes(ax).items()
+              for uid, chan in channel_name(frame).items() if chan == text}
+    opened, closed = (first_times(frame, frame["Event"] == kind) for kind in (start, stop))
+    collection = by_gid(ax, state)[0]
+    assert to_hex(collection.get_facecolor()[0]) == STATE_COLOURS[state].lower()
+    spans = {uid_on[y]: (s, e) for s, e, y in bars(collection)}
+    assert set(spans) == set(opened) and opened
+    for uid, (s, e) in spans.items():
+        assert (s, e) == pytest.approx((opened[uid], closed[uid]), abs=1e-10)
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"in queue", "in conference"} <= set(labels)
+    # each state its own colour, all from the Okabe–Ito palette
+    okabe_ito = {"#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
+    assert len(set(STATE_COLOURS.values())) == len(STATE_COLOURS)
+    assert {c.lower() for c in STATE_COLOURS.values()} <= okabe_ito

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Queues"]
 
-FORWARD_DELAY = 0.02  # seconds an event takes through a stasis forwarder, roughly
+FORWARD_DELAY = 0.25  # seconds; long enough that a quick series of actions is answered first
 RECHECK = 1.0  # wait_our_turn polls this often (seconds)
 ANSWERED_ELSEWHERE = 26
 TIME_VARIABLES = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT",

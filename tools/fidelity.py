@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python tools/fidelity.py                     # the 16 scenarios in scope
+    python tools/fidelity.py                     # the 20 scenarios in scope
     python tools/fidelity.py busy redirect --diff
     python tools/fidelity.py queue_answered --speed 5
 

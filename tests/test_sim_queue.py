@@ -217,3 +217,86 @@ def test_the_queue_timeout_continues_the_dialplan_with_timeout_status(tmp_path):
 def test_the_lab_dialplan_has_no_unsimulated_queue(sim):
     assert sim.pbx is not None
     assert not [place for place in sim.pbx.unsupported() if place.endswith(": Queue")]
+
+
+# -- exits and rules no capture shows, on app_queue's documented behaviour ----------------
+def _lab_with(tmp_path, queues: str) -> None:
+    (tmp_path / "queues.conf").write_text(queues)
+    (tmp_path / "extensions.conf").write_text(
+        "[sets]\nexten => 401,1,Answer()\n same => n,Queue(q,,,,6)\n"
+        " same => n,Hangup()\nexten => 600,1,Answer()\n same => n,Wait(30)\n"
+        " same => n,Hangup()\nexten => 333,1,Ringing()\n same => n,Wait(20)\n"
+        " same => n,Hangup()\nexten => 210,1,Answer()\n same => n,Wait(1)\n"
+        " same => n,Hangup()\n")
+
+
+def _queue_status(seen: list[Message]) -> list[str]:
+    return [m["Value"] for m in seen if m.name == "VarSet" and m["Variable"] == "QUEUESTATUS"]
+
+
+@pytest.mark.parametrize(("settings", "status"), [
+    ("joinempty = no\nmember => Local/210@sets/n,0,A", "JOINEMPTY"),
+    ("leavewhenempty = yes\nmember => Local/210@sets/n,0,A", "LEAVEEMPTY"),
+])
+def test_empty_queues_refuse_or_lose_their_callers(tmp_path, settings, status):
+    _lab_with(tmp_path, f"[q]\nstrategy = ringall\n{settings}\n")
+    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
+            AMIClient(quick.url, "hello", "world") as ami:
+        ami.action("QueuePause", Queue="q", Interface="Local/210@sets/n", Paused="true")
+        ami.wait_event(0)
+        ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1, Async=True)
+        seen = events_until(ami, _all_hung_up)
+    assert _queue_status(seen) == [status]
+    joined = "QueueCallerJoin" in queue_names(seen)
+    assert joined == (status == "LEAVEEMPTY")
+
+
+def test_a_full_queue_refuses_the_next_caller(tmp_path):
+    _lab_with(tmp_path, "[q]\nmaxlen = 1\nmember => Local/210@sets/n,0,A\n")
+    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
+            AMIClient(quick.url, "hello", "world") as ami:
+        ami.action("QueuePause", Queue="q", Interface="Local/210@sets/n", Paused="true")
+        ami.wait_event(0)
+        for _ in range(2):
+            ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1,
+                          Async=True)
+        seen = events_until(ami, lambda s: "FULL" in _queue_status(s))
+        seen = events_until(ami, _all_hung_up, seen=seen)
+    assert queue_names(seen).count("QueueCallerJoin") == 1
+    assert sorted(_queue_status(seen)) == ["FULL", "TIMEOUT"]
+
+
+def test_a_member_who_does_not_answer_is_reported_and_rung_again(tmp_path):
+    _lab_with(tmp_path, "[q]\ntimeout = 1\nretry = 1\nmember => Local/333@sets/n,0,Deaf\n")
+    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
+            AMIClient(quick.url, "hello", "world") as ami:
+        ami.wait_event(0)
+        ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1, Async=True)
+        seen = events_until(ami, _all_hung_up)
+    names = queue_names(seen)
+    assert names.count("AgentRingNoAnswer") >= 2  # rung, not answered, rung again after retry
+    assert names.count("AgentCalled") == names.count("AgentRingNoAnswer")
+    no_answer = next(m for m in seen if m.name == "AgentRingNoAnswer")
+    assert (no_answer["MemberName"], no_answer["Interface"]) == ("Deaf", "Local/333@sets/n")
+    assert _queue_status(seen) == ["TIMEOUT"]
+
+
+def test_music_on_hold_applications(tmp_path):
+    (tmp_path / "extensions.conf").write_text(
+        "[sets]\nexten => 500,1,Answer()\n same => n,MusicOnHold(default,1)\n"
+        " same => n,StartMusicOnHold()\n same => n,Wait(1)\n same => n,StopMusicOnHold()\n"
+        " same => n,Hangup()\n")
+    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
+            AMIClient(quick.url, "hello", "world") as ami:
+        ami.wait_event(0)
+        ami.originate(Channel="Local/500@sets", Application="Wait", Data="5", Async=True)
+        seen = events_until(ami, _all_hung_up)
+    music = [m for m in seen if m.name.startswith("MusicOnHold")]
+    assert [m.name for m in music] == ["MusicOnHoldStart", "MusicOnHoldStop"] * 2
+    # header lists as in 20_behaviour/queue_answered: the channel's, then Class on Start only
+    recorded = parse_rawman(capture_bytes("20_behaviour/queue_answered/run1.rawman"))
+    for name in ("MusicOnHoldStart", "MusicOnHoldStop"):
+        real = next(m for m in recorded if m.name == name)
+        assert [h for h, _ in next(m for m in music if m.name == name).headers] == \
+            [h for h, _ in real.headers]
+    assert music[0]["Class"] == "default"

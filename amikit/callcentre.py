@@ -288,10 +288,13 @@ def _transferred(df: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.S
     who = moves.melt(id_vars=[*lead, "Timestamp"], value_vars=named, value_name="_uid")
     who = who[who["_uid"].notna()].assign(_uid=lambda w: _str(w["_uid"]))
     flat = table.reset_index().assign(_row=np.arange(len(table)))
-    parties = pd.concat([flat[[*lead, "_row", "answered"]].assign(_uid=flat[column])
+    parties = pd.concat([flat[[*lead, "_row", "answered", "completed"]].assign(_uid=flat[column])
                          for column in ("Uniqueid", "DestUniqueid")])
     met = parties.merge(who, on=[*lead, "_uid"])
-    moved = np.isin(np.arange(len(table)), met.loc[met["Timestamp"] >= met["answered"], "_row"])
+    # between the answer and the AgentComplete (when there is one): a later transfer of
+    # the caller's channel is another call's business
+    during = (met["Timestamp"] >= met["answered"]) & ~(met["Timestamp"] > met["completed"])
+    moved = np.isin(np.arange(len(table)), met.loc[during, "_row"])
     return by_reason | pd.Series(moved, index=table.index)
 
 
@@ -471,7 +474,7 @@ def conferences(df: pd.DataFrame) -> pd.DataFrame:
     columns = _CONFERENCE_COLUMNS
     if "Event" not in df or "Conference" not in df:
         return _empty(columns, lead)
-    df = _with(df, "BridgeUniqueid")
+    df = _with(df, "BridgeUniqueid", "Timestamp")
     kind = _str(df["Event"])
     ev = df[kind.isin(["ConfbridgeStart", "ConfbridgeEnd", "ConfbridgeJoin", "ConfbridgeLeave"])
             & df["Conference"].notna()]

@@ -14,6 +14,8 @@ import re
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import amikit
 from amikit import callcentre
@@ -373,3 +375,57 @@ def test_frames_of_several_servers(busy):
     assert sorted(calls["server"]) == ["a"] * 3 + ["b"] * 3
     assert len(both.ami.agents()) == 4 and len(both.ami.conferences()) == 10
     assert both.ami.queue_stats()["offered"].tolist() == [3, 3]
+
+
+def test_a_transfer_long_after_the_call_is_not_the_queues():
+    data = capture_bytes(ANSWERED[0])
+    want = expected_stays(data)[0]
+    caller = want["uid"].encode()
+    later = (b"Event: BlindTransfer\r\nPrivilege: call,all\r\nTimestamp: %.6f\r\n"
+             b"Result: Success\r\nTransfereeUniqueid: " % (want["completed"].timestamp() + 5)
+             + caller + b"\r\n\r\n")
+    calls = amikit.read_events(data + later).ami.queue_calls()
+    assert calls["outcome"].tolist() == ["answered"]
+
+
+def test_plot_queue_is_public_and_lazy():
+    assert "plot_queue" in amikit.__all__ and "plot_queue" in dir(amikit)
+    assert amikit.plot_queue.__module__ == "amikit.queueplot"
+
+
+QUEUE_KINDS = st.sampled_from(["QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon",
+                               "AgentCalled", "AgentConnect", "AgentComplete", "VarSet",
+                               "QueueMemberPause", "QueueMemberStatus", "ConfbridgeStart",
+                               "ConfbridgeJoin", "ConfbridgeLeave", "ConfbridgeEnd", "Newexten"])
+QUEUE_FIELDS = st.fixed_dictionaries({
+    "Uniqueid": st.sampled_from(["c.1", "c.2", ""]), "DestUniqueid": st.sampled_from(["m.1", "m.2"]),
+    "Queue": st.sampled_from(["support", "sales"]), "Position": st.sampled_from(["1", "2", "x"]),
+    "Interface": st.sampled_from(["Local/210@sets/n", "Local/211@sets/n"]),
+    "MemberName": st.sampled_from(["Agent210", "Agent211"]), "Paused": st.sampled_from(["0", "1"]),
+    "HoldTime": st.sampled_from(["0", "3", ""]), "TalkTime": st.sampled_from(["4", "x"]),
+    "Variable": st.sampled_from(["QUEUESTATUS", "OTHER"]),
+    "Value": st.sampled_from(["TIMEOUT", "FULL", "JOINEMPTY", "CONTINUE"]),
+    "Application": st.just("Queue"), "AppData": st.sampled_from(["support,t", ""]),
+    "Conference": st.sampled_from(["1", "2"]), "BridgeUniqueid": st.sampled_from(["b1", "b2"]),
+    "Timestamp": st.floats(1e9, 2e9).map(lambda f: f"{f:.6f}")})
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(QUEUE_KINDS, QUEUE_FIELDS, st.sets(st.sampled_from(
+    ["Uniqueid", "DestUniqueid", "Queue", "Timestamp", "BridgeUniqueid", "Interface"]))),
+    max_size=30))
+def test_any_queue_events_in_any_order_give_tables(events):
+    df = amikit.events_frame([amikit.Message([("Event", kind), *(
+        (k, v) for k, v in fields.items() if k not in drop)]) for kind, fields, drop in events])
+    calls = df.ami.queue_calls()
+    joins = sum(1 for kind, fields, drop in events
+                if kind == "QueueCallerJoin" and "Uniqueid" not in drop and fields["Uniqueid"])
+    assert len(calls) >= joins and set(calls.columns) >= COLUMNS
+    assert set(calls["outcome"].dropna()) <= {
+        "answered", "transferred", "abandoned", "timeout", "leaveempty", "leaveunavail",
+        "withdraw", "exitwithkey", "full", "joinempty", "joinunavail"}
+    assert calls["Uniqueid"].notna().all()  # every stay is some caller's
+    df.ami.agents()
+    df.ami.queue_stats(freq="1h")
+    conferences = df.ami.conferences()
+    assert (conferences["most_at_once"] >= 0).all()

@@ -174,14 +174,18 @@ def _adopt_orphans(ev: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def queue_calls(df: pd.DataFrame) -> pd.DataFrame:
     """One row per caller's stay in a queue: per ``QueueCallerJoin`` (a caller may enter
     twice), per refusal at the door, and per stay already under way when the recording
-    began. Built by :func:`amikit.callcentre.queue_calls` (``df.ami.queue_calls()``).
+    began (``df.ami.queue_calls()``). The outcomes follow ``app_queue.c``: ``queue_exec``
+    calls ``record_abandoned`` (``QueueCallerAbandon``) on every exit without an answer
+    and ``set_queue_result`` (``QUEUESTATUS``) on all but a hang-up; ``AgentComplete``
+    comes from ``send_agent_complete``, with the Reason caller, agent or transfer.
 
     Columns (``server`` first when the frame has it):
 
     * ``Queue``, ``Uniqueid``, ``Linkedid``, ``Channel``: the queue and the caller's channel;
     * ``joined``: the ``QueueCallerJoin`` (NaT for a refusal, or a stay under way when the
       recording began); ``position``: its ``Position`` on entry;
-    * ``left``: the caller's ``QueueCallerLeave`` (for a refusal, the ``QUEUESTATUS``);
+    * ``left``: the caller's ``QueueCallerLeave`` (its ``QueueCallerAbandon`` when the
+      leave is not in the frame; for a refusal, the ``QUEUESTATUS``);
     * ``outcome``: ``answered`` (an ``AgentConnect``), ``transferred`` (answered, then a
       transfer: ``AgentComplete`` Reason ``transfer``, or a ``BlindTransfer`` or
       ``AttendedTransfer`` naming the caller or the member after the answer),
@@ -238,9 +242,9 @@ def queue_calls(df: pd.DataFrame) -> pd.DataFrame:
     rung = ev[ev["Event"] == "AgentCalled"]
     table = table.join(rung.groupby(stay, sort=False)["MemberName"].agg(list).rename("rings"))
     table["rings"] = table["rings"].map(lambda r: r if isinstance(r, list) else [])
-    for name in ("answered_by", "Interface"):  # an AgentComplete names the member too
-        source = "_complete_member" if name == "answered_by" else "_complete_interface"
-        table[name] = table[name].fillna(table[source])
+    # the AgentComplete names the member too, for a stay whose answer is not in the frame
+    table["answered_by"] = table["answered_by"].fillna(table["_complete_member"])
+    table["Interface"] = table["Interface"].fillna(table["_complete_interface"])
     for name in ("joined", "answered", "completed", "_refused", "_leave", "_abandon"):
         table[name] = pd.to_datetime(table[name], utc=True).astype(_TIME)
     table["left"] = table["_leave"].fillna(table["_abandon"]).fillna(table["_refused"])

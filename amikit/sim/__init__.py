@@ -1,4 +1,4 @@
-"""The embedded simulated Asterisk: the same HTTP AMI as a real Asterisk 23, over a small PBX.
+"""The embedded simulated Asterisk: the same HTTP and TCP AMI as a real Asterisk 23, over a small PBX.
 
     >>> from amikit import AMIClient, Simulator
     >>> with Simulator(port=0, speed=10) as sim:
@@ -6,7 +6,9 @@
     ...         ami.ping()["Ping"]
     'Pong'
 
-``Simulator(port=0)`` picks a free port; ``sim.url`` is the base URL the client takes. The
+``Simulator(port=0)`` picks a free port; ``sim.url`` is the base URL the client takes.
+``Simulator(port=0, tcp_port=0)`` also serves AMI over TCP (as on port 5038) at ``sim.tcp_url``.
+The
 server runs its asyncio loop in a background daemon thread, so the synchronous client
 can use it from the same notebook kernel. It binds 127.0.0.1 unless told otherwise, and
 refuses any other address while the default password (hello/world) is in use.
@@ -35,17 +37,33 @@ from amikit.sim.httpd import SESSION_INACTIVITY, SESSION_LIMIT, HTTPFront
 from amikit.sim.manager import Manager
 from amikit.sim.pbx import PBX
 from amikit.sim.pbx_actions import PBXActions
+from amikit.sim.tcpfront import TCPFront
 
-__all__ = ["ConfigError", "Simulator"]
+__all__ = ["MANAGER_CONF", "ConfigError", "Simulator"]
 
 log = logging.getLogger("amikit.sim")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MANAGER_CONF = "manager.conf"  # tcp_port: the port (and enabled) of manager.conf
+
+
+def check_bind(host: str, allow_remote: bool, config: SimConfig) -> None:
+    """The simulator's rule for any address it listens on: loopback, or ``allow_remote`` and
+    a password of your own; a warning either way when it reaches beyond this machine."""
+    if host in LOOPBACK:
+        return
+    if not allow_remote:
+        raise AMIError(f"refusing to bind {host}: the simulator binds 127.0.0.1 "
+                       "unless allow_remote=True (--allow-remote) is given")
+    if config.default_password_in_use:
+        raise AMIError(f"refusing to bind {host} while user hello has the default "
+                       "password 'world': give your own manager.conf with --config")
+    warnings.warn(f"the simulator listens on {host}, beyond this machine", stacklevel=3)
 
 
 class Simulator:
     """A simulated Asterisk serving HTTP AMI (``/rawman``, ``/mxml``, ``/manager`` and the
-    digest twins ``/arawman``, ``/amxml``, ``/amanager``).
+    digest twins ``/arawman``, ``/amxml``, ``/amanager``) and, when asked, TCP AMI.
 
     Args:
         host: address to bind (default: http.conf's bindaddr, 127.0.0.1).
@@ -63,6 +81,14 @@ class Simulator:
         session_inactivity: seconds an HTTP connection may idle before it is closed
             (http.conf's ``session_inactivity``, 30 s as in Asterisk).
         session_limit: concurrent HTTP connections; newer ones are closed at once.
+        tcp_port: also serve AMI over TCP on this port (0 picks a free one; ``"manager.conf"``
+            takes manager.conf's ``port``, 5038); None (the default) serves HTTP only, so many
+            simulators can run at once. manager.conf's ``enabled = no`` turns TCP off, and its
+            ``authtimeout`` and ``authlimit`` apply.
+        tcp_host: the TCP address (default: ``host`` if given, else manager.conf's
+            bindaddr, 127.0.0.1), under the same rule as ``host``.
+        tcp_optional: when the TCP port is taken, log it and serve HTTP only instead of
+            failing (``amikit sim`` without ``--tcp-port``).
     """
 
     def __init__(self, host: str | None = None, port: int | None = None, *,
@@ -70,26 +96,28 @@ class Simulator:
                  seed: int | None = None, spool: str | pathlib.Path | None = None,
                  allow_remote: bool = False, httptimeout: int | None = None,
                  session_inactivity: float = SESSION_INACTIVITY,
-                 session_limit: int = SESSION_LIMIT) -> None:
+                 session_limit: int = SESSION_LIMIT,
+                 tcp_port: int | str | None = None, tcp_host: str | None = None,
+                 tcp_optional: bool = False) -> None:
         self.config: SimConfig = load_config(config)
         self.dialplan = Dialplan.parse(self.config.extensions, self.config.extensions_path)
         if httptimeout is not None:
             self.config.httptimeout = httptimeout
         self.host = host if host is not None else self.config.bindaddr
         self.port = port if port is not None else self.config.bindport
-        if self.host not in LOOPBACK:
-            if not allow_remote:
-                raise AMIError(f"refusing to bind {self.host}: the simulator binds 127.0.0.1 "
-                               "unless allow_remote=True (--allow-remote) is given")
-            if self.config.default_password_in_use:
-                raise AMIError(f"refusing to bind {self.host} while user hello has the default "
-                               "password 'world': give your own manager.conf with --config")
-            warnings.warn(f"the simulator listens on {self.host}, beyond this machine",
-                          stacklevel=2)
+        check_bind(self.host, allow_remote, self.config)
         self.speed = speed
         self.seed = seed  # the PBX's channel ids and timings only: credentials use secrets
         self.session_inactivity = session_inactivity
         self.session_limit = session_limit
+        self.tcp_host = tcp_host or host or self.config.tcp_bindaddr
+        self.tcp_port = self.config.tcp_port if tcp_port == MANAGER_CONF else tcp_port
+        if not self.config.manager_enabled:
+            self.tcp_port = None  # manager.conf enabled = no: no AMI on TCP either
+        if self.tcp_port is not None:
+            check_bind(self.tcp_host, allow_remote, self.config)
+        self.tcp_optional = tcp_optional
+        self._tcp_server: asyncio.base_events.Server | None = None
         self.spool = pathlib.Path(spool) if spool is not None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -105,6 +133,14 @@ class Simulator:
         """The base URL to give :class:`amikit.AMIClient` (scheme, host, port, prefix)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{self.config.prefix}"
+
+    @property
+    def tcp_url(self) -> str | None:
+        """``tcp://HOST:PORT`` of TCP AMI, or None when it is not served."""
+        if self.tcp_port is None:
+            return None
+        host = f"[{self.tcp_host}]" if ":" in self.tcp_host else self.tcp_host
+        return f"tcp://{host}:{self.tcp_port}"
 
     @property
     def running(self) -> bool:
@@ -132,12 +168,37 @@ class Simulator:
                                                   reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         self.front.port = self.port
+        try:
+            await self._listen_tcp()
+        except BaseException:
+            self._server.close()  # the HTTP socket too, so a failed start leaves nothing bound
+            raise
         self._reaper = asyncio.ensure_future(self._reap())
         self._spool_task = None
         if self.spool is not None:
             from amikit.sim.spool import Spool
 
             self._spool_task = asyncio.ensure_future(Spool(self.spool, self.pbx).run())
+
+    async def _listen_tcp(self) -> None:
+        assert self.manager is not None
+        self.tcp_front = TCPFront(self.manager, authtimeout=self.config.authtimeout,
+                                  authlimit=self.config.authlimit)
+        if self.tcp_port is None:
+            return
+        try:
+            self._tcp_server = await asyncio.start_server(
+                self.tcp_front.serve, self.tcp_host, self.tcp_port, reuse_address=True)
+        except OSError as exc:
+            where = f"{self.tcp_host}:{self.tcp_port}"
+            if not self.tcp_optional:
+                raise AMIError(f"the simulator cannot listen for TCP AMI on {where}: "
+                               f"{exc.strerror or exc}") from exc
+            log.warning("TCP AMI is off: %s is taken (%s); serving HTTP only",
+                        where, exc.strerror or exc)
+            self.tcp_port = None
+            return
+        self.tcp_port = self.tcp_front.port = self._tcp_server.sockets[0].getsockname()[1]
 
     async def _reap(self) -> None:
         while True:
@@ -171,6 +232,10 @@ class Simulator:
             self._server.close()
             await self.front.close()
             await self._server.wait_closed()
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+            await self.tcp_front.close()
+            await self._tcp_server.wait_closed()
         if self.pbx is not None:
             await self.pbx.shutdown()
 
@@ -188,7 +253,8 @@ class Simulator:
                 raise AMIError(f"the simulator cannot listen on {self.host}:{self.port}: "
                                f"{error.strerror or error}") from error
             raise error
-        log.info("amikit sim serving at %s", self.url)
+        log.info("amikit sim serving at %s%s", self.url,
+                 f" and {self.tcp_url}" if self.tcp_url else "")
         return self
 
     def stop(self) -> None:

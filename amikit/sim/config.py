@@ -1,6 +1,7 @@
 """The simulator's configuration, read from Asterisk's own file formats.
 
-``manager.conf`` (users, httptimeout, timestampevents), ``http.conf`` (bindaddr, bindport,
+``manager.conf`` (users, httptimeout, timestampevents, and for TCP AMI enabled, port,
+bindaddr, authtimeout, authlimit), ``http.conf`` (bindaddr, bindport,
 prefix, servername), ``extensions.conf`` (the dialplan), ``pjsip.conf`` (sections with
 ``type=endpoint``), ``queues.conf``, ``confbridge.conf`` and ``musiconhold.conf`` (kept as
 sections; :mod:`amikit.sim.queue`, :mod:`amikit.sim.confbridge` and :mod:`amikit.sim.moh` read
@@ -132,6 +133,15 @@ class SimConfig:
     timestampevents: bool = True
     webenabled: bool = True
     http_enabled: bool = True
+    #: manager.conf's ``enabled``: AMI at all (TCP, and HTTP with ``webenabled``).
+    manager_enabled: bool = True
+    #: manager.conf's ``bindaddr`` and ``port``: where TCP AMI listens.
+    tcp_bindaddr: str = "127.0.0.1"
+    tcp_port: int = 5038
+    #: manager.conf's ``authtimeout`` (seconds to log in) and ``authlimit`` (unauthenticated
+    #: TCP connections at once), Asterisk's defaults 30 and 50.
+    authtimeout: float = 30.0
+    authlimit: int = 50
     bindaddr: str = "127.0.0.1"
     bindport: int = 8088
     prefix: str = ""
@@ -197,6 +207,11 @@ def load_config(directory: str | pathlib.Path | None = None) -> SimConfig:
         httptimeout=int(_number(general, "httptimeout", 60, path)),
         timestampevents=is_true(general.get("timestampevents", "no")),
         webenabled=is_true(general.get("enabled")) and is_true(general.get("webenabled")),
+        manager_enabled=is_true(general.get("enabled")),
+        tcp_bindaddr=general.get("bindaddr", "127.0.0.1") or "127.0.0.1",
+        tcp_port=int(_number(general, "port", 5038, path)),
+        authtimeout=_number(general, "authtimeout", 30, path),
+        authlimit=int(_number(general, "authlimit", 50, path)),
     )
     config.default_password_in_use = any(
         u.name == "hello" and u.secret == "world" for u in users.values())

@@ -5,7 +5,9 @@ Modelled on ``generic_http_callback``, ``auth_http_callback``, ``process_message
 Asterisk 23.4.1. Its quirks are kept on purpose: every AMI result is HTTP 200; a request
 without a valid cookie silently gets a new, unauthenticated session; unauthenticated
 sessions live 5 s; a failed Login answers after about a second; a newer WaitEvent on the
-same session kicks the older one out with an empty body.
+same session kicks the older one out with an empty body. TCP connections
+(:mod:`amikit.sim.tcpfront`) get their sessions from :meth:`Manager.open_stream` and run
+their actions through the same :meth:`Manager.process`.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ class Session:
     destroy: bool = False
     challenge: str | None = None
     nc: int = 0
+    #: a TCP session (managerid 0 in Asterisk): events are pushed, not polled, and it lives
+    #: as long as its connection instead of expiring
+    stream: bool = False
 
     @property
     def readperm(self) -> int:
@@ -115,6 +120,7 @@ class Manager:
         self.clock = clock
         self.sessions: dict[int, Session] = {}
         self.digest_sessions: dict[tuple[str, str], Session] = {}
+        self.streams: set[Session] = set()
         self.nonces: dict[str, float] = {}
         self.backend = backend
         self.actions = ManagerActions(self)
@@ -191,6 +197,22 @@ class Manager:
         self.sessions[session.id] = session
         return session
 
+    def open_stream(self) -> Session:
+        """A session for a TCP connection (``session_do``'s ``build_mansession``): no cookie,
+        never reaped, and every event class wanted until Login or Events says otherwise
+        (``send_events = -1``)."""
+        now = self.clock()
+        session = Session(self._new_id(), now, float("inf"), mask=perms.ALL, mask_set=True,
+                          stream=True)
+        self.streams.add(session)
+        return session
+
+    def close_stream(self, session: Session) -> None:
+        """Forget a TCP session whose connection has ended (``session_destroy``)."""
+        self.streams.discard(session)
+        session.destroy = True
+        self._unsubscribe(session)
+
     def subscribe(self, session: Session) -> None:
         """Give the session its event queue (once)."""
         if session.queue is not None:
@@ -228,7 +250,8 @@ class Manager:
     def dropped_events(self) -> int:
         """Events dropped from the queues of sessions that stopped polling."""
         return sum(s.queue.dropped for s in [*self.sessions.values(),
-                                              *self.digest_sessions.values()] if s.queue)
+                                              *self.digest_sessions.values(), *self.streams]
+                   if s.queue)
 
     # -- digest ----------------------------------------------------------------------------
     def _nonce(self) -> str:

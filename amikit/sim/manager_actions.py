@@ -79,7 +79,18 @@ class ManagerActions:
         if events:
             session.mask, session.mask_set = event_mask(events, user.read), True
         self.security("SuccessfulAuth", session, request, [("UsingPassword", "0")])
-        return [response("Success", action_id, [("Message", "Authentication accepted")])]
+        reply = [response("Success", action_id, [("Message", "Authentication accepted")])]
+        if session.stream and session.mask & session.readperm & perms.SYSTEM:
+            reply.append(self.fully_booted())
+        return reply
+
+    def fully_booted(self) -> Pairs:
+        """``action_login``'s FullyBooted, written into the Login reply itself (so with no
+        Timestamp) when the session reads system events. Only TCP sessions start with
+        events on, so over HTTP it never appears (captures 10_tcp_5038/03, 04 vs 01_login)."""
+        up = str(int(time.time() - self.manager.started_wall))
+        return [("Event", "FullyBooted"), ("Privilege", perms.privilege(perms.SYSTEM)),
+                ("Uptime", up), ("LastReload", up), ("Status", "Fully Booted")]
 
     async def logoff(self, session: Session, request: Request, msg: Pairs) -> Output:
         session.destroy = True
@@ -131,21 +142,24 @@ class ManagerActions:
         action_id = header(msg, "ActionID")
         if session.queue is None:  # digest sessions start queueing at their first WaitEvent
             self.manager.subscribe(session)
-        if not session.mask_set or session.mask == 0:
-            session.mask = session.readperm
         timeout = wait_timeout(header(msg, "Timeout"))
-        cap = max(0.0, session.expires - self.manager.clock() - 10)
-        if timeout < 0 or timeout > cap:
-            timeout = cap
+        if not session.stream:
+            # action_waitevent caps only an HTTP session's wait by its life, and only there
+            # turns a zero event mask into all; a TCP WaitEvent with no Timeout waits on
+            if not session.mask_set or session.mask == 0:
+                session.mask = session.readperm
+            cap = max(0.0, session.expires - self.manager.clock() - 10)
+            if timeout < 0 or timeout > cap:
+                timeout = cap
         if session.waiter is not None:
             session.waiter.set()  # the newer WaitEvent wins; the older returns at once
         me = asyncio.Event()
         session.waiter = me
         assert session.queue is not None
-        deadline = self.manager.clock() + timeout
+        deadline = self.manager.clock() + timeout if timeout >= 0 else None
         while not session.queue.events and not me.is_set() and not session.destroy:
-            remaining = deadline - self.manager.clock()
-            if remaining <= 0:
+            remaining = deadline - self.manager.clock() if deadline is not None else None
+            if remaining is not None and remaining <= 0:
                 break
             session.wake.clear()
             wake = asyncio.ensure_future(session.wake.wait())

@@ -11,7 +11,8 @@ Modelled on ``astman_get_header``, ``astman_send_response_full`` and
 
 from __future__ import annotations
 
-__all__ = ["Pairs", "error", "header", "is_number", "list_reply", "response", "with_action_id"]
+__all__ = ["Pairs", "error", "header", "header_line", "is_number", "list_reply", "response",
+           "with_action_id"]
 
 Pairs = list[tuple[str, str]]
 
@@ -27,6 +28,18 @@ def header(message: Pairs, name: str, *, nonempty: bool = False, raw: bool = Fal
             if value or not nonempty:
                 return value
     return ""
+
+
+def header_line(line: str) -> tuple[str, str] | None:
+    """One ``Name: value`` line of a TCP action as ``__astman_get_header`` reads it: the name is
+    everything before the first colon, the value what follows with its leading blanks
+    skipped; a line without a colon matches no header (None).
+
+        >>> header_line("Secret:  world"), header_line("Action:Ping"), header_line("junk")
+        (('Secret', 'world'), ('Action', 'Ping'), None)
+    """
+    name, colon, value = line.partition(":")
+    return (name, value.lstrip(_BLANKS)) if colon else None
 
 
 def with_action_id(action_id: str) -> Pairs:

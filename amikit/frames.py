@@ -14,7 +14,8 @@ write ``UniqueID``, ``CallerIDnum``) share one column under the usual spelling. 
   timezone-aware UTC datetimes. Events without a ``Timestamp`` (Asterisk's default is
   ``timestampevents=no``) take it from ``received_at``.
 * ``ChannelState``, ``Priority``, ``Cause``, ``Reason``, ``ListItems`` and a few other
-  counts are nullable integers (``Int64``).
+  counts are nullable integers (``Int64``) — unless a value is a word (AgentComplete's
+  ``Reason: agent``), when the column stays text so that nothing is lost.
 * Repeated text (Event, Privilege, Context, ChannelStateDesc, Language …) is categorical;
   other text is pandas' string dtype. A header absent from an event is NA.
 * **A header that repeats inside one event** (``Variable``, ``ChanVariable``, ``Output``)
@@ -229,7 +230,10 @@ def _column(name: str, rows: np.ndarray, values: pa.Array, n_rows: int,
     if name == "Timestamp":
         return _times(_scatter_numbers(rows, values, n_rows, np.float64))
     if name in INT_COLUMNS:
-        return _integers(_scatter_numbers(rows, values, n_rows, np.float64))
+        numbers = _scatter_numbers(rows, values, n_rows, np.float64)
+        if _has_words(values, numbers[rows]):  # AgentComplete's Reason: caller, agent, transfer
+            return _text(rows, values, n_rows)
+        return _integers(numbers)
     if name in LOCAL_TIME_COLUMNS and tz is not None:
         local = pd.to_datetime(_text(rows, values, n_rows).astype(object), errors="coerce")
         return local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
@@ -246,6 +250,17 @@ def _times(seconds: np.ndarray) -> pd.Series:
         ok = (seconds >= _FIRST_SECOND) & (seconds <= _LAST_SECOND)
     seconds = np.where(ok, seconds, np.nan)
     return pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).astype("datetime64[us, UTC]")
+
+
+def _has_words(values: pa.Array, numbers: np.ndarray) -> bool:
+    """Whether a count column holds a word: a non-empty value that is not a number. Such a
+    column stays text, so that no value is lost (``Reason`` is OriginateResponse's number and
+    AgentComplete's ``caller``/``agent``/``transfer``)."""
+    failed = np.isnan(numbers)
+    if not failed.any():
+        return False
+    texts = values.to_numpy(zero_copy_only=False)[failed]
+    return any(isinstance(t, str) and t.strip() for t in texts)
 
 
 def _integers(numbers: np.ndarray) -> pd.Series:

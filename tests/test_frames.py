@@ -48,8 +48,15 @@ def test_one_row_per_event_in_arrival_order():
 def test_types():
     df = read_events(capture_bytes(STREAMS[1]))
     assert str(df["Timestamp"].dtype) == "datetime64[us, UTC]"
-    for name in ("ChannelState", "Priority", "Cause", "Reason"):
+    for name in ("ChannelState", "Priority", "Cause"):
         assert str(df[name].dtype) == "Int64", name
+    # Reason is OriginateResponse's number and AgentComplete's word in this stream: kept as text
+    data = capture_bytes(STREAMS[1])
+    words = re.findall(rb"Event: AgentComplete\r\n(?:[^\r]*\r\n)*?Reason: (\w+)\r\n", data)
+    assert words and str(df["Reason"].dtype) in ("str", "category")
+    assert df.loc[df["Event"] == "AgentComplete", "Reason"].tolist() == [w.decode() for w in words]
+    numbers = read_events(b"Event: OriginateResponse\r\nReason: 4\r\n\r\n")
+    assert str(numbers["Reason"].dtype) == "Int64" and numbers.loc[0, "Reason"] == 4
     for name in ("Event", "Privilege", "Context", "ChannelStateDesc", "Language"):
         assert isinstance(df[name].dtype, pd.CategoricalDtype), name
     newchannel = df[df["Event"] == "Newchannel"]

@@ -4,6 +4,7 @@
     amikit send URL ACTION [Header=value ...]
                                   send one action and print the reply
     amikit sim [--host H] [--port P] [--config DIR] [--speed X] [--seed N] [--spool DIR]
+               [--traffic QUEUE:N/min [--patience S] [--minutes M]] [--pbx-timestamps]
                                   serve a simulated Asterisk until Ctrl-C
     amikit tail URL [--name Event ...]   print events as they come
     amikit record URL -o FILE           record events to JSON Lines (.jsonl) or Parquet
@@ -24,12 +25,16 @@ import pathlib
 import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from amikit import __version__
 from amikit.client import AMIClient
 from amikit.errors import AMIError
 from amikit.message import Message
 from amikit.protocol import parse_recording
+
+if TYPE_CHECKING:
+    from amikit.sim import Simulator
 
 __all__ = ["main"]
 
@@ -172,12 +177,19 @@ def _sim(args: argparse.Namespace) -> int:
     handler.setFormatter(logging.Formatter("amikit sim: %(message)s"))
     logging.getLogger("amikit").addHandler(handler)
     sim = Simulator(args.host, args.port, config=args.config, speed=args.speed, seed=args.seed,
-                    spool=args.spool, allow_remote=args.allow_remote).start()
+                    spool=args.spool, allow_remote=args.allow_remote,
+                    pbx_timestamps=args.pbx_timestamps).start()
     login = "hello / world (as in the book)" if sim.config.default_password_in_use else \
         "the users of your manager.conf"
     print(f"amikit sim: a simulated Asterisk 23 at {sim.url}", flush=True)
     print(f"  login: {login}; Ctrl-C stops it", flush=True)
     print(f"  export AMIKIT_URL={sim.url}", flush=True)
+    if args.traffic:
+        try:
+            _traffic(sim, args)
+        except AMIError:
+            sim.stop()
+            raise
     _stop_on_sigterm()
     try:
         while sim.running:
@@ -187,6 +199,22 @@ def _sim(args: argparse.Namespace) -> int:
     finally:
         sim.stop()
     return 0
+
+
+def _traffic(sim: Simulator, args: argparse.Namespace) -> None:
+    """Start the callers of ``--traffic`` (see :mod:`amikit.sim.traffic`)."""
+    from amikit.sim.traffic import parse_rate
+
+    queue, rate = parse_rate(args.traffic)
+    patience = args.patience if args.patience > 0 else None
+    calls = sim.traffic(queue, rate, patience=patience, minutes=args.minutes,
+                        patience_distribution=args.patience_distribution)
+    waits = "never give up" if patience is None else (
+        f"give up after {patience:g} s" if args.patience_distribution == "fixed"
+        else f"give up after {patience:g} s on average")
+    span = f"for {args.minutes:g} minutes" if args.minutes else "until Ctrl-C"
+    print(f"  traffic: {rate:g} calls a minute to queue {queue} ({calls.channel}) {span}; "
+          f"callers {waits}", flush=True)
 
 
 def _notebooks_dir() -> pathlib.Path:
@@ -288,6 +316,19 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--spool", help="spool directory like /var/spool/asterisk (call files)")
     sim.add_argument("--allow-remote", action="store_true",
                      help="allow binding an address other than loopback")
+    sim.add_argument("--traffic", metavar="QUEUE:N/min",
+                     help="callers arriving at random (Poisson) at the queue's extension, N a "
+                     "minute (or QUEUE:N/h), e.g. support:6/min")
+    sim.add_argument("--patience", type=float, default=60.0, metavar="S",
+                     help="with --traffic: seconds a caller waits unanswered in the queue before "
+                     "hanging up, an exponential draw with this mean (default 60; 0 = never)")
+    sim.add_argument("--patience-distribution", choices=["exponential", "fixed"],
+                     default="exponential", help="with --traffic: how patience is drawn")
+    sim.add_argument("--minutes", type=float, default=None, metavar="M",
+                     help="with --traffic: stop the arrivals after M minutes (default: never)")
+    sim.add_argument("--pbx-timestamps", action="store_true",
+                     help="events' Timestamp in PBX time (runs --speed times faster), so an "
+                     "hour played at --speed 60 spans an hour")
     sim.set_defaults(run=_sim)
 
     lab = sub.add_parser("lab", help="start the simulator and JupyterLab on the notebooks")

@@ -124,3 +124,31 @@ def test_tail_and_record_against_the_simulator(tmp_path):
         assert code == 0
         assert out.count("Event: Newchannel") >= 6 and "Event: Hangup" not in out
         assert "world" not in out + err.replace("Hello world", "")
+
+
+def test_sim_with_traffic_places_callers_in_the_queue():
+    import subprocess
+    import sys
+
+    from amikit import AMIClient
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "amikit.cli", "sim", "--port", "0", "--speed", "40", "--seed", "3",
+         "--traffic", "support:60/min", "--patience", "5", "--pbx-timestamps"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().split(" at ")[-1].strip()
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert "traffic: 60 calls a minute to queue support (Local/400@sets) until Ctrl-C" \
+            in "".join(lines)
+        with AMIClient(url, "hello", "world") as ami:
+            assert next(ami.events(names=["QueueCallerJoin"]))["Queue"] == "support"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+
+
+def test_sim_refuses_a_bad_traffic_rate(capsys):
+    assert main(["sim", "--port", "0", "--traffic", "support"]) == 2
+    assert "support:6/min" in capsys.readouterr().err

@@ -27,7 +27,10 @@ import logging
 import pathlib
 import random
 import threading
+import time
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from amikit.errors import AMIError
 from amikit.sim.config import ConfigError, SimConfig, load_config
@@ -38,6 +41,9 @@ from amikit.sim.manager import Manager
 from amikit.sim.pbx import PBX
 from amikit.sim.pbx_actions import PBXActions
 from amikit.sim.tcpfront import TCPFront
+
+if TYPE_CHECKING:
+    from amikit.sim.traffic import PatienceDistribution, Traffic
 
 __all__ = ["MANAGER_CONF", "ConfigError", "Simulator"]
 
@@ -89,6 +95,10 @@ class Simulator:
             bindaddr, 127.0.0.1), under the same rule as ``host``.
         tcp_optional: when the TCP port is taken, log it and serve HTTP only instead of
             failing (``amikit sim`` without ``--tcp-port``).
+        pbx_timestamps: give events a ``Timestamp`` in PBX time: the clock starts at the
+            real time the simulator starts and runs ``speed`` times faster, so the events of
+            an hour played at ``speed=60`` span an hour, as the durations AMI reports in them
+            (HoldTime, TalkTime, DIALEDTIME) already do. Replies and CDRs keep real time.
     """
 
     def __init__(self, host: str | None = None, port: int | None = None, *,
@@ -96,7 +106,7 @@ class Simulator:
                  seed: int | None = None, spool: str | pathlib.Path | None = None,
                  allow_remote: bool = False, httptimeout: int | None = None,
                  session_inactivity: float = SESSION_INACTIVITY,
-                 session_limit: int = SESSION_LIMIT,
+                 session_limit: int = SESSION_LIMIT, pbx_timestamps: bool = False,
                  tcp_port: int | str | None = None, tcp_host: str | None = None,
                  tcp_optional: bool = False) -> None:
         self.config: SimConfig = load_config(config)
@@ -110,6 +120,7 @@ class Simulator:
         self.seed = seed  # the PBX's channel ids and timings only: credentials use secrets
         self.session_inactivity = session_inactivity
         self.session_limit = session_limit
+        self.pbx_timestamps = pbx_timestamps
         self.tcp_host = tcp_host or host or self.config.tcp_bindaddr
         self.tcp_port = self.config.tcp_port if tcp_port == MANAGER_CONF else tcp_port
         if not self.config.manager_enabled:
@@ -152,7 +163,7 @@ class Simulator:
     # -- life cycle --------------------------------------------------------------------
     async def _build(self) -> None:
         rng = random.Random(self.seed)
-        self.bus = EventBus(timestamps=self.config.timestampevents)
+        self.bus = EventBus(timestamps=self.config.timestampevents, clock=self._clock())
         self.pbx = PBX(self.config, self.bus, dialplan=self.dialplan, speed=self.speed,
                        seed=self.seed)
         self.manager = Manager(self.config, self.bus, rng, backend=PBXActions(self.pbx))
@@ -179,6 +190,13 @@ class Simulator:
             from amikit.sim.spool import Spool
 
             self._spool_task = asyncio.ensure_future(Spool(self.spool, self.pbx).run())
+
+    def _clock(self) -> Callable[[], float]:
+        """The events' clock: real time, or PBX time from now on (``pbx_timestamps``)."""
+        if not self.pbx_timestamps or self.speed == 1:
+            return time.time
+        start, speed = time.time(), self.speed
+        return lambda: start + (time.time() - start) * speed
 
     async def _listen_tcp(self) -> None:
         assert self.manager is not None
@@ -264,6 +282,43 @@ class Simulator:
             assert self._thread is not None
             self._thread.join(timeout=10)
         self._thread = None
+
+    def traffic(self, queue: str | None = "support", calls_per_minute: float = 6.0, *,
+                patience: float | None = 60.0,
+                patience_distribution: PatienceDistribution = "exponential",
+                minutes: float | None = 60.0, seed: int | None = None,
+                exten: str | None = None, context: str | None = None) -> Traffic:
+        """Callers arriving at random at ``queue`` (or at ``exten`` in ``context``), on the
+        running simulator's own loop; returns at once with a handle to ``.wait()`` on or
+        ``.stop()`` (see :mod:`amikit.sim.traffic` for the model).
+
+        Args:
+            queue: the queue whose extension callers dial (the one running ``Queue(queue…)``).
+            calls_per_minute: the mean arrival rate (a Poisson process).
+            patience: seconds a caller waits unanswered in a queue before hanging up (None:
+                it never gives up).
+            patience_distribution: ``"exponential"`` (drawn with mean ``patience``) or
+                ``"fixed"``.
+            minutes: how long callers keep arriving (None: until ``.stop()``).
+            seed: makes the arrivals and patience reproducible (default: the simulator's).
+            exten, context: call this extension instead of the queue's.
+
+        All times are PBX time: at ``speed=60`` an hour of callers arrives in a minute.
+
+            >>> with Simulator(port=0, speed=100, seed=1) as sim:
+            ...     calls = sim.traffic("support", calls_per_minute=6, minutes=1)
+            ...     calls.wait(30), calls.placed
+            (True, 6)
+        """
+        from amikit.sim.traffic import Traffic, arrivals, find_target
+
+        if not self.running or self._loop is None or self.pbx is None:
+            raise AMIError("start the simulator before its traffic (sim.start(), or with)")
+        where, number = find_target(self.dialplan, queue, exten=exten, context=context)
+        plan = arrivals(calls_per_minute, minutes, patience=patience,
+                        patience_distribution=patience_distribution,
+                        seed=self.seed if seed is None else seed)
+        return Traffic(self.pbx, self._loop, plan, channel=f"Local/{number}@{where}")
 
     def __enter__(self) -> Simulator:
         return self.start()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from amikit.sim.manager import Request, Session
     from amikit.sim.pbx import PBX
 
-__all__ = ["PBXActions"]
+__all__ = ["PBXActions", "hangup_channel"]
 
 #: Originate applications that need the system class (``originate_app_permissions``).
 SYSTEM_APPS = ("agi", "exec", "system", "mixmonitor", "originate", "reload", "dbdeltree",
@@ -48,6 +48,12 @@ def app_permitted(app: str, data: str) -> bool:
         return False
     return not (data and any(word in data for word in SYSTEM_DATA))
 
+
+def hangup_channel(pbx: PBX, chan: Channel, cause: int | None = None) -> None:
+    """What the Hangup action does to a channel (``ast_channel_softhangup_withcause_locked``):
+    the cause, if given, and a soft hangup that sends no event (the channel's dialplan ending
+    sends the SoftHangupRequest). :mod:`amikit.sim.traffic` hangs up impatient callers so."""
+    pbx.softhangup(chan, SOFTHANGUP_EXPLICIT, cause=cause, publish=False)
 
 
 class PBXActions:
@@ -176,7 +182,7 @@ class PBXActions:
             items = [[("Event", "ChannelHungup"), ("Channel", c.name),
                       *with_action_id(action_id)] for c in matched]
             for chan in matched:
-                self._hangup(chan, cause)
+                hangup_channel(self.pbx, chan, cause)
             return [response("Success", action_id, [("EventList", "start"),
                                                      ("Message", "Channels hung up will follow")]),
                     *items, [("Event", "ChannelsHungupListComplete"),
@@ -185,13 +191,8 @@ class PBXActions:
         chan = self.pbx.find_channel(name)
         if chan is None:
             return [error(action_id, "No such channel")]
-        self._hangup(chan, cause)
+        hangup_channel(self.pbx, chan, cause)
         return [response("Success", action_id, [("Message", "Channel Hungup")])]
-
-    def _hangup(self, chan: Channel, cause: int | None) -> None:
-        """``ast_channel_softhangup_withcause_locked``: the cause, if given, and a soft hangup
-        that sends no event (the channel's dialplan ending sends the SoftHangupRequest)."""
-        self.pbx.softhangup(chan, SOFTHANGUP_EXPLICIT, cause=cause, publish=False)
 
     async def status(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
         action_id = header(msg, "ActionID")

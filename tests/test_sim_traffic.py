@@ -1,0 +1,200 @@
+"""Traffic for a lesson (amikit/sim/traffic.py): Poisson arrivals as a pure function, and
+callers who join, get answered or abandon in the simulator, as the real captures show."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from amikit import AMIClient, Message, Simulator, parse_rawman
+from amikit.errors import AMIError
+from amikit.sim.config import load_config
+from amikit.sim.dialplan import Dialplan
+from amikit.sim.traffic import arrivals, find_target, parse_rate
+from tests.conftest import capture_bytes
+
+MEMBERS = ("Local/210@sets/n", "Local/211@sets/n")
+#: What a caller's stay in a queue shows, as AMI reports it (the music on hold aside).
+CALLER_EVENTS = ("QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentConnect")
+
+
+# -- the arrivals, a pure function ------------------------------------------------------
+def test_a_seed_gives_the_same_arrival_times_every_time():
+    first = list(arrivals(6, minutes=10, seed=3))
+    assert first == list(arrivals(6, minutes=10, seed=3))
+    assert first != list(arrivals(6, minutes=10, seed=4))
+    times = [a.at for a in first]
+    assert times == sorted(times) and times[0] > 0 and times[-1] <= 600
+    assert all(a.patience is None for a in first), "no patience asked: callers wait for ever"
+
+
+def test_arrivals_are_poisson_at_the_rate_asked():
+    times = [a.at for a in arrivals(30, minutes=200, seed=11)]
+    gaps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+    assert len(times) == pytest.approx(6000, rel=0.05)
+    assert statistics.fmean(gaps) == pytest.approx(2.0, rel=0.05)
+    # exponential gaps: their standard deviation is their mean
+    assert statistics.stdev(gaps) == pytest.approx(2.0, rel=0.1)
+
+
+def test_patience_is_fixed_or_exponential_and_leaves_the_arrival_times_alone():
+    plain = [a.at for a in arrivals(6, minutes=30, seed=5)]
+    fixed = list(arrivals(6, minutes=30, seed=5, patience=45, patience_distribution="fixed"))
+    drawn = list(arrivals(6, minutes=30, seed=5, patience=45))
+    assert [a.at for a in fixed] == [a.at for a in drawn] == plain
+    assert {a.patience for a in fixed} == {45.0}
+    patiences = [a.patience for a in drawn]
+    assert len(set(patiences)) == len(patiences)
+    assert statistics.fmean(patiences) == pytest.approx(45, rel=0.3)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"calls_per_minute": 0}, {"calls_per_minute": -1}, {"patience": -5},
+    {"patience": 10, "patience_distribution": "normal"},
+])
+def test_bad_arguments_are_refused_when_the_arrivals_are_made(kwargs):
+    with pytest.raises(ValueError):
+        arrivals(**{"calls_per_minute": 6, **kwargs})
+
+
+def test_callers_call_the_extension_that_runs_the_queue():
+    plan = Dialplan.parse(load_config().extensions)
+    assert find_target(plan, "support") == ("sets", "400")
+    assert find_target(plan, exten="600") == ("sets", "600")
+    assert find_target(plan, "ignored", exten="s", context="other") == ("other", "s")
+    for queue, where in (("sales", {}), ("support", {"context": "other"})):
+        with pytest.raises(AMIError, match="no extension runs Queue"):
+            find_target(plan, queue, **where)
+    with pytest.raises(AMIError, match="no extension 999"):
+        find_target(plan, exten="999")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("support:6/min", ("support", 6.0)), ("support : 90/h", ("support", 1.5)),
+    ("q1:0.5/m", ("q1", 0.5)),
+])
+def test_the_command_lines_rate(text, expected):
+    assert parse_rate(text) == expected
+
+
+@pytest.mark.parametrize("text", ["support", "support:6", "support:6/s", ":6/min",
+                                  "support:0/min"])
+def test_a_bad_rate_is_refused(text):
+    with pytest.raises(AMIError, match=r"support:6/min|positive"):
+        parse_rate(text)
+
+
+# -- callers in the simulator -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(port=0, speed=40, seed=7, pbx_timestamps=True) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def ami(sim: Simulator) -> Iterator[AMIClient]:
+    with AMIClient(sim.url, "hello", "world") as client:
+        client.wait_event(0)
+        yield client
+
+
+def drain(ami: AMIClient) -> list[Message]:
+    """Every event queued for the session (the traffic is over: nothing more is coming)."""
+    seen: list[Message] = []
+    while batch := ami.wait_event(0):
+        seen += batch
+    return seen
+
+
+def stays(events: list[Message]) -> dict[str, list[str]]:
+    """Each queued channel's queue events, by channel, in order."""
+    found: dict[str, list[str]] = {}
+    for event in events:
+        if event.name in CALLER_EVENTS:
+            found.setdefault(event["Channel"], []).append(event.name)
+    return found
+
+
+def recorded_abandon() -> list[str]:
+    """A caller's queue events in the real abandon (``20_behaviour/queue_abandon``)."""
+    events = parse_rawman(capture_bytes("20_behaviour/queue_abandon/run1.rawman"))
+    (names,) = stays([e for e in events if e.is_event]).values()
+    return names
+
+
+def test_the_placed_callers_join_the_queue_and_are_answered(sim, ami):
+    calls = sim.traffic("support", calls_per_minute=30, minutes=0.25, patience=None)
+    assert calls.wait(60), calls
+    events = drain(ami)
+    assert calls.placed >= 3 and calls.failed == 0 and calls.abandoned == 0
+    assert calls.ended == calls.placed
+    joins = [e for e in events if e.name == "QueueCallerJoin"]
+    assert len(joins) == calls.placed
+    assert {e["Queue"] for e in joins} == {"support"}
+    # each caller has a number of its own
+    assert sorted(e["CallerIDNum"] for e in joins) == [str(5550001 + i)
+                                                       for i in range(calls.placed)]
+    assert set(map(tuple, stays(events).values())) == {
+        ("QueueCallerJoin", "QueueCallerLeave", "AgentConnect")}
+
+
+def test_impatient_callers_abandon_while_the_members_are_paused(sim, ami):
+    for member in MEMBERS:
+        ami.action("QueuePause", Queue="support", Interface=member, Paused="true")
+    try:
+        calls = sim.traffic("support", calls_per_minute=20, minutes=0.3, patience=3,
+                            patience_distribution="fixed")
+        assert calls.wait(60), calls
+    finally:
+        for member in MEMBERS:
+            ami.action("QueuePause", Queue="support", Interface=member, Paused="false")
+    events = drain(ami)
+    assert calls.placed >= 3 and calls.abandoned == calls.placed
+    assert set(map(tuple, stays(events).values())) == {tuple(recorded_abandon())}
+    abandons = [e for e in events if e.name == "QueueCallerAbandon"]
+    assert len(abandons) == calls.placed
+    # three seconds of patience, counted from the arrival (the extension takes half a
+    # second to answer), give or take a busy machine
+    assert {int(e["HoldTime"]) for e in abandons} <= {2, 3, 4}
+
+
+def test_pbx_timestamps_run_at_the_simulators_speed(sim, ami):
+    for member in MEMBERS:
+        ami.action("QueuePause", Queue="support", Interface=member, Paused="true")
+    try:
+        calls = sim.traffic("support", calls_per_minute=6, minutes=0.5, patience=8,
+                            patience_distribution="fixed", seed=3)
+        assert calls.wait(60), calls
+    finally:
+        for member in MEMBERS:
+            ami.action("QueuePause", Queue="support", Interface=member, Paused="false")
+    events = drain(ami)
+    joined = {e["Channel"]: float(e["Timestamp"]) for e in events if e.name == "QueueCallerJoin"}
+    waits = [float(e["Timestamp"]) - joined[e["Channel"]] for e in events
+             if e.name == "QueueCallerAbandon"]
+    assert waits, "no caller abandoned"
+    # 8 PBX seconds of patience less the half second the extension takes to answer, in
+    # Timestamps as in HoldTime (in real time it took a fortieth of that: 0.2 s)
+    assert all(6 < wait < 10 for wait in waits), waits
+
+
+def test_stop_ends_the_arrivals(sim, ami):
+    calls = sim.traffic("support", calls_per_minute=120, minutes=None, patience=None)
+    deadline = time.monotonic() + 20
+    while calls.placed < 2:
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.05)
+    calls.stop()
+    assert calls.wait(30), calls
+    placed = calls.placed
+    time.sleep(0.5)  # at 120 a minute and speed 40, some 40 more would have come by now
+    assert calls.placed == placed and calls.ended == placed
+    assert len([e for e in drain(ami) if e.name == "QueueCallerJoin"]) == placed
+
+
+def test_traffic_needs_a_running_simulator():
+    with pytest.raises(AMIError, match="start the simulator"):
+        Simulator(port=0).traffic()

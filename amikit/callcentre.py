@@ -65,7 +65,7 @@ _QUEUE_CALL_COLUMNS = {
     "Queue": "str", "Uniqueid": "str", "Linkedid": "str", "Channel": "str", "joined": _TIME,
     "position": "Int64", "left": _TIME, "outcome": "str", "wait": _SPAN, "answered": _TIME,
     "answered_by": "str", "Interface": "str", "DestUniqueid": "str", "rings": object,
-    "completed": _TIME, "talk": _SPAN}
+    "completed": _TIME, "talk": _SPAN, "ended_by": "str"}
 _AGENT_COLUMNS = {"Queue": "str", "MemberName": "str", "Interface": "str", "offered": "int64",
                   "answered": "int64", "not_answered": "int64", "talk": _SPAN,
                   "handle_avg": _SPAN, "paused": _SPAN, "occupancy": "float64"}
@@ -200,7 +200,9 @@ def queue_calls(df: pd.DataFrame) -> pd.DataFrame:
       ``Interface`` and ``DestUniqueid``: the member and the member's channel;
     * ``rings``: the ``MemberName`` of each ``AgentCalled`` of the stay, in order;
     * ``completed``: the ``AgentComplete``; ``talk``: ``completed`` − ``answered``, or its
-      ``TalkTime`` (whole seconds) when the answer is not in the frame; NaT without one.
+      ``TalkTime`` (whole seconds) when the answer is not in the frame; NaT without one;
+    * ``ended_by``: who ended the talk, the ``AgentComplete``'s ``Reason`` — ``caller``,
+      ``agent`` or ``transfer`` (NA without one).
 
     >>> import amikit
     >>> df = amikit.read_events(amikit.sample_recording("busy"))
@@ -252,6 +254,8 @@ def queue_calls(df: pd.DataFrame) -> pd.DataFrame:
     table["outcome"] = _outcomes(table, _transferred(df, table, keys))
     table["wait"] = _waits(table)
     table["talk"] = (table["completed"] - table["answered"]).fillna(_seconds(table["_talk"]))
+    table["ended_by"] = table["_reason"].astype(object).map(
+        lambda r: r.lower() if isinstance(r, str) and r else pd.NA)
     table = table.reset_index().sort_values("_pos", kind="stable").reset_index(drop=True)
     return _typed(table, columns, keys[:-1])
 
@@ -278,8 +282,6 @@ def _waits(table: pd.DataFrame) -> pd.Series:
 
 def _transferred(df: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Whether each stay was transferred after its answer (see :func:`queue_calls`)."""
-    # frames type Reason as a count (OriginateResponse's), so AgentComplete's text is there
-    # only in a frame that kept it as text
     by_reason = table["_reason"].astype(object).map(
         lambda r: isinstance(r, str) and r.lower() == "transfer").astype(bool)
     moves = df[_str(df["Event"]).isin(["BlindTransfer", "AttendedTransfer"])]

@@ -429,3 +429,13 @@ def test_any_queue_events_in_any_order_give_tables(events):
     df.ami.queue_stats(freq="1h")
     conferences = df.ami.conferences()
     assert (conferences["most_at_once"] >= 0).all()
+
+
+@pytest.mark.parametrize("name", [BUSY, *ANSWERED])
+def test_who_ended_the_talk_is_the_agentcompletes_reason(name):
+    data = capture(name)
+    # counted from the bytes: each AgentComplete block's Reason, in order
+    reasons = [re.search(rb"\r\nReason: (\w+)", block).group(1).decode()
+               for block in data.split(b"\r\n\r\n") if block.startswith(b"Event: AgentComplete")]
+    calls = amikit.read_events(data).ami.queue_calls()
+    assert calls["ended_by"].dropna().tolist() == reasons

@@ -191,3 +191,12 @@ def test_http_ami_off_is_404(tmp_path):
         "[general]\nenabled=yes\nwebenabled=no\n[hello]\nsecret=world\nread=all\nwrite=all\n")
     with Simulator(port=0, config=tmp_path) as sim, pytest.raises(AMIError, match="webenabled"):
         AMIClient(sim.url, "hello", "world").login()
+
+
+def test_the_simulators_own_client_takes_the_secret_from_manager_conf(sim):
+    with sim.client() as ami:
+        assert ami.ping()["Ping"] == "Pong"
+    with sim.client("reporter", encoding="mxml") as reporter, pytest.raises(PermissionDenied):
+        reporter.originate(Channel="Local/900@sets", Application="Wait", Data="1")
+    with pytest.raises(AMIError, match="no user 'nobody'"):
+        sim.client("nobody")

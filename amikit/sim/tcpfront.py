@@ -229,13 +229,18 @@ class _Connection:
         if problem is not None:
             output = [error(header(action.params, "ActionID"), problem)]
         else:
+            kick = None
             if not self.inbox.empty():
                 # the next action is already here: a WaitEvent about to start returns at once
-                asyncio.get_running_loop().call_soon(self._input_arrived)
+                kick = asyncio.get_running_loop().call_soon(self._input_arrived)
             request = Request("", "rawman", False, action.params, remote=self.remote,
                               local_port=self.local_port)
             was_authenticated = self.session.authenticated
-            output = await self.front.manager.process(self.session, request)
+            try:
+                output = await self.front.manager.process(self.session, request)
+            finally:
+                if kick is not None:
+                    kick.cancel()  # meant for this action only
             if self.session.authenticated and not was_authenticated:
                 self.front.unauthenticated -= 1
         self.writer.write(self.front.manager.render(output, _RAWMAN))

@@ -4,6 +4,7 @@
     amikit send URL ACTION [Header=value ...]
                                   send one action and print the reply
     amikit sim [--host H] [--port P] [--config DIR] [--speed X] [--seed N] [--spool DIR]
+               [--tcp-port N | --no-tcp]
                [--traffic QUEUE:N/min [--patience S] [--minutes M]] [--pbx-timestamps]
                                   serve a simulated Asterisk until Ctrl-C
     amikit tail URL [--name Event ...]   print events as they come
@@ -177,6 +178,7 @@ def _sim(args: argparse.Namespace) -> int:
     handler.setFormatter(logging.Formatter("amikit sim: %(message)s"))
     logging.getLogger("amikit").addHandler(handler)
     sim = Simulator(args.host, args.port, config=args.config, speed=args.speed, seed=args.seed,
+                    **_tcp_options(args),
                     spool=args.spool, allow_remote=args.allow_remote,
                     pbx_timestamps=args.pbx_timestamps).start()
     login = "hello / world (as in the book)" if sim.config.default_password_in_use else \
@@ -190,6 +192,8 @@ def _sim(args: argparse.Namespace) -> int:
         except AMIError:
             sim.stop()
             raise
+    if sim.tcp_url:
+        print(f"  AMI over TCP at {sim.tcp_url}: nc {sim.tcp_host} {sim.tcp_port}", flush=True)
     _stop_on_sigterm()
     try:
         while sim.running:
@@ -215,6 +219,18 @@ def _traffic(sim: Simulator, args: argparse.Namespace) -> None:
     span = f"for {args.minutes:g} minutes" if args.minutes else "until Ctrl-C"
     print(f"  traffic: {rate:g} calls a minute to queue {queue} ({calls.channel}) {span}; "
           f"callers {waits}", flush=True)
+
+
+def _tcp_options(args: argparse.Namespace) -> dict[str, object]:
+    """``--tcp-port N`` must get its port; without it, manager.conf's port (5038) is served
+    if it is free, and a taken one is reported and left out (HTTP only)."""
+    from amikit.sim import MANAGER_CONF
+
+    if args.no_tcp:
+        return {"tcp_port": None}
+    if args.tcp_port is not None:
+        return {"tcp_port": args.tcp_port}
+    return {"tcp_port": MANAGER_CONF, "tcp_optional": True}
 
 
 def _notebooks_dir() -> pathlib.Path:
@@ -305,7 +321,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="keep at most this many events for Parquet (oldest dropped)")
         cmd.set_defaults(run=run)
 
-    sim = sub.add_parser("sim", help="serve a simulated Asterisk (HTTP AMI) until Ctrl-C")
+    sim = sub.add_parser("sim", help="serve a simulated Asterisk (HTTP and TCP AMI) until Ctrl-C")
     sim.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=None, help="port (default 8088; 0 = any free)")
     sim.add_argument("--config", help="directory with manager.conf, http.conf, extensions.conf, "
@@ -316,6 +332,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--spool", help="spool directory like /var/spool/asterisk (call files)")
     sim.add_argument("--allow-remote", action="store_true",
                      help="allow binding an address other than loopback")
+    tcp = sim.add_mutually_exclusive_group()
+    tcp.add_argument("--tcp-port", type=int, default=None, metavar="N",
+                     help="serve AMI over TCP on port N (0 = any free; default: manager.conf's "
+                          "port, 5038, when it is free, else HTTP only)")
+    tcp.add_argument("--no-tcp", action="store_true", help="serve HTTP AMI only")
     sim.add_argument("--traffic", metavar="QUEUE:N/min",
                      help="callers arriving at random (Poisson) at the queue's extension, N a "
                      "minute (or QUEUE:N/h), e.g. support:6/min")

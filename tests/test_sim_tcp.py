@@ -315,3 +315,32 @@ def test_manager_conf_enabled_no_turns_tcp_off(tmp_path):
     path.write_text(path.read_text().replace("enabled = yes\n", "enabled = no\n", 1))
     with Simulator(port=0, tcp_port=0, config=tmp_path) as off:
         assert off.tcp_url is None
+
+
+def test_amikit_sim_tcp_flags():
+    from amikit.cli import _parser, _tcp_options
+
+    def options(*argv: str) -> dict[str, object]:
+        return _tcp_options(_parser().parse_args(["sim", *argv]))
+
+    assert options() == {"tcp_port": "manager.conf", "tcp_optional": True}
+    assert options("--tcp-port", "0") == {"tcp_port": 0}
+    assert options("--no-tcp") == {"tcp_port": None}
+    with pytest.raises(SystemExit):
+        options("--tcp-port", "5038", "--no-tcp")
+
+
+def test_amikit_sim_prints_the_tcp_address_and_serves_it():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "amikit.cli", "sim", "--port", "0",
+                             "--tcp-port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        port = int(re.search(r"tcp://127\.0\.0\.1:(\d+): nc 127\.0\.0\.1 \1", lines[3])[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            assert sock.recv(100) == BANNER
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

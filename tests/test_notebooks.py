@@ -194,4 +194,4 @@ def test_notebooks_readme_lists_every_notebook():
     readme = (ROOT / "notebooks" / "README.md").read_text()
     for path in NOTEBOOKS:
         assert path.name in readme
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7

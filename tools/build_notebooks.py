@@ -571,6 +571,195 @@ team = next(e for e in ami.events(names=["UserEvent"]) if e["UserEvent"] == "Hel
         solution("actions = len(ami.list_commands())"),
         check("actions", "assert actions >= 15, actions", done="Well done. All done."),
     ],
+    "07-call-centre": [
+        md("""
+# 7 · A call centre
+
+**You will learn** to make a busy hour of a call centre in seconds with the simulator's
+traffic, to watch its queue live, and to answer a supervisor's questions with the
+call-centre tables: who waited and how long, who gave up, how busy each agent was, and
+the service level every ten minutes.
+
+Generating traffic is a simulator feature, so this notebook always starts a simulated
+Asterisk of its own, even when `AMIKIT_URL` names another PBX.
+"""),
+        md("""
+## The call centre
+
+One queue, `support`, and three agents. Each agent is a Local channel whose extension
+rings for a while, answers, talks, and hangs up: Ana answers fastest and talks longest,
+Chloe answers slowest and talks shortest. Callers dial extension 400, which puts them in
+the queue. The whole call centre is two small configuration files in Asterisk's own
+formats, written to a folder of their own:
+"""),
+        code('''
+import pathlib
+import tempfile
+
+import amikit
+
+conf = pathlib.Path(tempfile.mkdtemp(prefix="callcentre-"))
+(conf / "queues.conf").write_text("""
+[support]
+strategy = ringall      ; ring every free agent: the first to answer takes the call
+timeout = 15            ; ring for 15 s, then try again after retry seconds
+retry = 2
+ringinuse = no          ; an agent on a call is not rung
+member => Local/501@agents/n,0,Ana
+member => Local/502@agents/n,0,Ben
+member => Local/503@agents/n,0,Chloe
+""")
+(conf / "extensions.conf").write_text("""
+[callers]
+exten => 400,1,Answer()
+ same => n,Queue(support)
+ same => n,Hangup()
+
+[agents]                ; an agent's phone rings, the agent answers and talks
+exten => 501,1,Ringing()
+ same => n,Wait(2)      ; Ana answers after 2 s
+ same => n,Answer()
+ same => n,Wait(150)    ; and talks for two and a half minutes
+ same => n,Hangup()
+exten => 502,1,Ringing()
+ same => n,Wait(4)      ; Ben: 4 s, then 2 minutes
+ same => n,Answer()
+ same => n,Wait(120)
+ same => n,Hangup()
+exten => 503,1,Ringing()
+ same => n,Wait(6)      ; Chloe: 6 s, then a minute and a half
+ same => n,Answer()
+ same => n,Wait(90)
+ same => n,Hangup()
+""")
+print("configuration in", conf.name)
+'''),
+        md("""
+`speed=360` runs every duration of the PBX 360 times faster: an hour in ten seconds.
+`pbx_timestamps=True` stamps the events in that simulated time too, so the tables below
+show an hour, not ten seconds. `sim.client()` logs in as the simulator's `hello` user,
+its secret read from the simulator's own `manager.conf`.
+"""),
+        code('''
+sim = amikit.Simulator(port=0, speed=360, seed=7, config=conf, pbx_timestamps=True).start()
+ami = sim.client()
+dropped = ami.wait_event(0)   # our session listens from here on: it will get the whole hour
+print(sim)
+'''),
+        md("""
+## A busy hour, live
+
+`sim.traffic()` sends callers to the queue on the simulator's own loop and returns at
+once. Callers arrive at random (a Poisson process: 1.2 a minute on average, from a seeded
+random generator, so every run has the same callers), and each hangs up if still waiting
+unanswered when its patience runs out (an exponential draw with a mean of 60 s). The
+agents answer as the dialplan above makes them.
+
+The monitor polls with its own session while the hour plays:
+"""),
+        code('''
+from amikit.widgets import EventMonitor
+
+monitor = EventMonitor(ami, max_events=50_000)
+monitor.start()
+hour = sim.traffic("support", calls_per_minute=1.2, patience=60, minutes=60, seed=7)
+monitor
+'''),
+        md("""
+Twenty minutes into the hour the supervisor sends Ben to lunch for a quarter of an hour
+(`QueuePause` with a reason; the queue stops ringing him). Cells that wait here `await`,
+so the monitor keeps polling. Then the monitor shows only the queue's own events (pick
+others in its *Events* list):
+"""),
+        code('''
+import asyncio
+
+minute = 60 / sim.speed       # a minute of the hour, in real seconds
+ben = "Local/502@agents/n"
+await asyncio.sleep(20 * minute)
+ami.action("QueuePause", Queue="support", Interface=ben, Paused="true", Reason="lunch")
+await asyncio.sleep(15 * minute)
+ami.action("QueuePause", Queue="support", Interface=ben, Paused="false")
+
+monitor.render()
+monitor.names.value = [n for n in monitor.names.options if n.startswith(("Queue", "Agent"))]
+print(hour)
+'''),
+        md("`hour.wait()` blocks until the last caller has arrived and every call has ended; in a worker thread, the monitor goes on meanwhile:"),
+        code('''
+await asyncio.to_thread(hour.wait)
+print(hour)
+'''),
+        md("""
+## The supervisor's tables
+
+Our session has queued every event of the hour; they make one frame. One row per caller's
+stay in the queue: when it joined, how long it waited, the outcome, who answered, how
+long they talked:
+"""),
+        code('''
+log = amikit.EventLog()
+while batch := ami.wait_event(0):
+    log.extend(batch)
+df = log.frame()
+print(len(df), "events from", df["Timestamp"].min(), "to", df["Timestamp"].max())
+calls = df.ami.queue_calls()
+calls[["joined", "position", "wait", "outcome", "answered_by", "talk"]].head(10)
+'''),
+        code('calls["outcome"].value_counts()'),
+        md("""
+One row per agent. With `ringall`, every free agent is rung for every caller, so
+`offered` counts rings, not calls; `answered` are the calls each took; `paused` is Ben's
+lunch; `occupancy` is the time spent talking over the time available (the hour less the
+pauses):
+"""),
+        code('''
+agents = df.ami.agents()
+agents[["MemberName", "offered", "answered", "not_answered", "talk", "paused", "occupancy"]]
+'''),
+        md("""
+And the queue every ten minutes (by the time callers joined): calls offered, answered and
+abandoned, the average speed of answer (`asa`), the longest wait, and the service level:
+the share of calls answered within 20 seconds.
+"""),
+        code('''
+stats = df.ami.queue_stats(freq="10min")
+stats[["interval", "offered", "answered", "abandoned", "asa", "longest_wait", "service_level"]]
+'''),
+        md("## Pictures\n\nCallers waiting, agents busy and agents paused over the hour:"),
+        code('amikit.plot_queue(df);'),
+        md("The first eight callers, each with its agents' channels: waiting in the queue, ringing, talking:"),
+        code('''
+first = calls["Linkedid"].head(8)
+df[df["Linkedid"].isin(first)].ami.plot_timeline();
+'''),
+        md("""
+## Exercise
+
+Which agent was idle the longest? An agent is idle while available (not paused) and not
+talking: over the hour (from the frame's first event to its last), that is the hour less
+the agent's pauses less its talk. Keep that agent's `MemberName` in `idlest`.
+"""),
+        exercise("idlest = None  # your code here"),
+        solution('''
+span = df["Timestamp"].max() - df["Timestamp"].min()
+idle = span - agents["paused"] - agents["talk"]
+idlest = agents.loc[idle.idxmax(), "MemberName"]
+print(idlest, "was idle for", idle.max())
+'''),
+        check("idlest", '''
+talked = calls.groupby("answered_by")["talk"].sum()
+away = agents.set_index("MemberName")["paused"]
+free = (df["Timestamp"].max() - df["Timestamp"].min()) - away - talked
+assert idlest == free.idxmax(), f"{idlest}? idle time per agent: {free.round('1s').to_dict()}"
+'''),
+        md("When you are done, stop the monitor and the simulator:"),
+        code('''
+monitor.close()
+ami.close()
+sim.stop()
+'''),
+    ],
 }
 
 

@@ -195,6 +195,19 @@ def test_stop_ends_the_arrivals(sim, ami):
     assert len([e for e in drain(ami) if e.name == "QueueCallerJoin"]) == placed
 
 
+def test_stopping_the_simulator_ends_the_traffic():
+    with Simulator(port=0, speed=40) as sim:
+        calls = sim.traffic("support", calls_per_minute=60, minutes=None)
+        deadline = time.monotonic() + 20
+        while calls.placed < 1:
+            assert time.monotonic() < deadline, calls
+            time.sleep(0.05)
+    assert calls.wait(10), "the traffic outlived its simulator"
+    placed = calls.placed
+    calls.stop()  # harmless once the simulator is gone
+    assert calls.placed == placed
+
+
 def test_traffic_needs_a_running_simulator():
     with pytest.raises(AMIError, match="start the simulator"):
         Simulator(port=0).traffic()

@@ -15,6 +15,8 @@
   reports ``QueueCallerAbandon`` and ``QueueCallerLeave``. Patience is counted from the
   caller's arrival, and is either ``"fixed"`` (every caller waits ``patience`` seconds) or
   ``"exponential"`` (drawn with that mean: most callers give up early, a few wait long).
+  It is looked at once: a caller whose patience ends before its extension has put it in
+  the queue (the lab's 400 answers first, half a second) stays to the end.
 - **Agents** answer as the dialplan and ``queues.conf`` make them; nothing here plays them.
 
 Every time is PBX time: ``Simulator(speed=60)`` plays an hour of traffic in a minute.
@@ -199,7 +201,8 @@ class Traffic:
 
     @property
     def done(self) -> bool:
-        """True once the arrivals are over and every call placed has ended."""
+        """True once the arrivals are over and every call placed has ended (or the
+        simulator stopped, ending them all)."""
         return self._finished.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:

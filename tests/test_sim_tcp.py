@@ -344,3 +344,18 @@ def test_amikit_sim_prints_the_tcp_address_and_serves_it():
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_closed_or_reset_connections_leave_no_session_behind(sim):
+    import struct
+
+    for reset in (False, True):
+        with socket.create_connection(("127.0.0.1", sim.tcp_port), timeout=5) as sock:
+            sock.sendall(b"Action: Login\r\nUsername: hello\r\nSecret: world\r\n\r\n")
+            sock.recv(100)
+            if reset:  # SO_LINGER 0: the close sends a RST
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    deadline = time.monotonic() + 5
+    while (sim.manager.streams or sim.tcp_front.unauthenticated) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not sim.manager.streams and sim.tcp_front.unauthenticated == 0

@@ -181,7 +181,10 @@ class _Connection:
         WaitEvent (``action_waitevent`` waits on the socket too)."""
         actions = ActionReader()
         while True:
-            data = await self.reader.read(65536)
+            try:
+                data = await self.reader.read(65536)
+            except ConnectionError:
+                data = b""  # a reset ends the connection as a close does
             if not data:
                 self.inbox.put_nowait(None)
                 return

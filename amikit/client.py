@@ -1,7 +1,7 @@
-"""The HTTP clients: :class:`AMIClient` for notebook cells, :class:`AsyncAMIClient` for live widgets.
+"""The clients: :class:`AMIClient` for notebook cells, :class:`AsyncAMIClient` for live widgets.
 
-Both move bytes with httpx and leave every AMI rule to one shared
-:class:`~amikit.session.SessionCore`; they differ only in how they wait. ::
+Both move bytes (with httpx over HTTP, on one socket over TCP) and leave every AMI rule to
+one shared :class:`~amikit.session.SessionCore`; they differ only in how they wait. ::
 
     with AMIClient("http://127.0.0.1:8088", "hello", "world") as ami:
         ami.ping()["Ping"]                      # 'Pong'
@@ -13,6 +13,18 @@ Both move bytes with httpx and leave every AMI rule to one shared
 ``url`` is the server's base URL (scheme, host, port and any http.conf ``prefix``); the
 client adds ``/rawman``, ``/mxml``, ``/arawman`` or ``/amxml``. Note that ``localhost`` and
 ``127.0.0.1`` are different cookie hosts to a browser, and different sessions to Asterisk.
+
+``url`` may also be AMI's TCP port, ``tcp://127.0.0.1:5038`` (Asterisk ships with HTTP AMI
+off; TCP needs no http.conf). Every method works the same: the client keeps one
+connection, reads the banner (:attr:`AMIClient.banner`), matches replies to actions by
+ActionID, and keeps the events the server pushes (up to ``max_events``, the oldest
+dropped and counted in :attr:`AMIClient.dropped_events` and :attr:`AMIClient.gaps`) until
+:meth:`AMIClient.wait_event` or :meth:`AMIClient.events` hands them out. Login is with
+Secret, or with ``auth="md5"`` by Challenge and MD5 Key; ``events=`` is Login's
+``Events`` mask (events on by default). A lost connection is opened again at the next
+action, which logs in again and records a gap; :meth:`AMIClient.events` rides out a
+restart with back-off first. :meth:`AMIClient.close` logs off. (See :mod:`amikit.tcpconn`
+for why a reader thread.)
 
 A second session for the same user (a poller beside the cells, a probe) is
 :meth:`AMIClient.clone`; ``clone(asynchronous=True)`` gives the asyncio twin of a sync client.
@@ -40,6 +52,7 @@ from amikit.actions import ActionInfo, canonical_headers, parse_list_commands
 from amikit.errors import AMIError, ConnectionLost, ProtocolError
 from amikit.message import Message
 from amikit.session import (
+    DEFAULT_MAX_EVENTS,
     DEFAULT_MAX_REPLY_BYTES,
     Auth,
     Encoding,
@@ -53,6 +66,7 @@ from amikit.session import (
     Sleep,
     masked_url,
 )
+from amikit.tcpconn import AsyncTCPConnection, TCPConnection
 
 __all__ = ["AMIClient", "AsyncAMIClient"]
 
@@ -179,6 +193,10 @@ class _Steps(Generic[T]):
         self._reply = HTTPResponse(raw.status_code,
                                    {k.lower(): v for k, v in raw.headers.items()}, body)
 
+    def give(self, response: HTTPResponse) -> None:
+        """Hand the flow a response made without httpx (a TCP transport's)."""
+        self._reply = response
+
     def fail(self, request: HTTPRequest, exc: Exception) -> None:
         """Hand the flow an AMIError for what went wrong (httpx's own errors translated)."""
         if isinstance(exc, AMIError):
@@ -212,18 +230,29 @@ class _Client:
         secret: str,
         *,
         encoding: Encoding = "rawman",
-        auth: Auth = "cookie",
+        auth: Auth | None = None,
         timeout: float = 10.0,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        events: str | bool | None = None,
+        max_events: int = DEFAULT_MAX_EVENTS,
         transport: Any = None,
     ) -> None:
         self._setup(SessionCore(url, username, secret, encoding=encoding, auth=auth,
-                                timeout=timeout, max_reply_bytes=max_reply_bytes), transport)
+                                timeout=timeout, max_reply_bytes=max_reply_bytes,
+                                events=events, max_events=max_events), transport)
 
     def _setup(self, core: SessionCore, transport: Any) -> None:
+        if core.tcp and transport is not None:
+            raise ValueError("transport= is an httpx transport, for HTTP URLs only")
         self._core = core
         self._transport = transport
         self._http = self._http_client(transport)
+        self._tcp: Any = None
+        if core.address is not None:
+            host, port = core.address
+            kind = AsyncTCPConnection if isinstance(self, AsyncAMIClient) else TCPConnection
+            self._tcp = kind(host, port, shown=core.endpoint, max_events=core.max_events,
+                             max_message=core.max_reply_bytes)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
@@ -256,13 +285,30 @@ class _Client:
 
     @property
     def encoding(self) -> Encoding:
-        """``"rawman"`` or ``"mxml"``."""
+        """``"rawman"`` or ``"mxml"`` (always ``"rawman"`` over TCP)."""
         return self._core.encoding
 
     @property
     def auth(self) -> Auth:
-        """``"cookie"`` or ``"digest"``."""
+        """``"cookie"`` or ``"digest"`` over HTTP; ``"plain"`` or ``"md5"`` over TCP."""
         return self._core.auth
+
+    @property
+    def transport_kind(self) -> Literal["http", "tcp"]:
+        """``"tcp"`` for a ``tcp://`` URL (events pushed on one connection), else ``"http"``."""
+        return "tcp" if self._core.tcp else "http"
+
+    @property
+    def banner(self) -> str | None:
+        """Over TCP, the server's first line (``Asterisk Call Manager/12.0.0``) once
+        connected; None over HTTP, which has no banner."""
+        return self._tcp.banner if self._tcp is not None else None
+
+    @property
+    def dropped_events(self) -> int:
+        """Over TCP, the pushed events dropped unread because ``max_events`` were waiting
+        (each drop is also in :attr:`gaps`); always 0 over HTTP, where Asterisk queues."""
+        return self._tcp.dropped_events if self._tcp is not None else 0
 
     @property
     def timeout(self) -> float:
@@ -372,21 +418,28 @@ def _names(names: Iterable[str] | None) -> frozenset[str] | None:
 
 
 class AMIClient(_Client):
-    """A synchronous AMI-over-HTTP client, for notebook cells and scripts.
+    """A synchronous AMI client (over HTTP or TCP), for notebook cells and scripts.
 
     Args:
-        url: the server's base URL, e.g. ``http://127.0.0.1:8088``.
+        url: the server's base URL, e.g. ``http://127.0.0.1:8088``, or its TCP port,
+            ``tcp://127.0.0.1:5038``.
         username, secret: a manager.conf user.
-        encoding: ``"rawman"`` (plain AMI text) or ``"mxml"`` (XML).
-        auth: ``"cookie"`` (Login action, ``mansession_id`` cookie) or ``"digest"``
-            (HTTP digest on ``/arawman`` or ``/amxml``, no Login action).
+        encoding: ``"rawman"`` (plain AMI text) or ``"mxml"`` (XML; HTTP only).
+        auth: over HTTP ``"cookie"`` (the default: Login action, ``mansession_id`` cookie)
+            or ``"digest"`` (HTTP digest on ``/arawman`` or ``/amxml``, no Login action);
+            over TCP ``"plain"`` (the default: Login with Secret) or ``"md5"`` (Challenge,
+            then Login with the MD5 Key; the secret never crosses the wire).
         timeout: each request's overall deadline in seconds, however slowly the reply
             comes (a WaitEvent's is its own Timeout plus this; a synchronous Originate's
             its Timeout plus this): past it, :class:`~amikit.session.ReplyTimeout`.
         max_reply_bytes: the most bytes of one reply to read, counted after gzip or
             deflate are undone (default 64 MiB): more is
             :class:`~amikit.session.ReplyTooLarge`.
-        transport: an httpx transport (tests pass ``httpx.MockTransport``).
+        events: Login's ``Events`` header: an event mask (``"call,system"``), ``"off"``, or
+            a bool; None (the default) sends none, so the user's read classes decide.
+        max_events: over TCP, the most pushed events held until read (default 10 000);
+            older ones are dropped, counted in :attr:`dropped_events` and :attr:`gaps`.
+        transport: an httpx transport (tests pass ``httpx.MockTransport``); HTTP only.
 
     A context manager: logs in on enter, logs off on exit. Used without ``with`` it logs in
     at the first action. Keyword names of the action methods are AMI header names, matched
@@ -407,6 +460,12 @@ class AMIClient(_Client):
         while (step := steps.next()) is not None:
             if isinstance(step, Sleep):
                 time.sleep(step.seconds)
+                continue
+            if self._tcp is not None:
+                try:
+                    steps.give(self._tcp.exchange(step))
+                except AMIError as exc:
+                    steps.fail(step, exc)
                 continue
             deadline = _Deadline(step.timeout)
             request = self._http.build_request(step.method, step.url, headers=step.headers,
@@ -520,7 +579,19 @@ class AMIClient(_Client):
                     yield event
 
     def close(self) -> None:
-        """Close the HTTP connections (does not log off)."""
+        """Close the HTTP connections (does not log off: the server expires the session).
+
+        Over TCP, log off first if logged in (as Asterisk expects before a hang-up), then
+        close the connection.
+        """
+        if self._tcp is not None:
+            try:
+                if self.logged_in and self._tcp.connected:
+                    self.logoff()
+            except AMIError:
+                pass  # the connection is going anyway
+            finally:
+                self._tcp.close()
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -558,6 +629,12 @@ class AsyncAMIClient(_Client):
         while (step := steps.next()) is not None:
             if isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
+                continue
+            if self._tcp is not None:
+                try:
+                    steps.give(await self._tcp.exchange(step))
+                except AMIError as exc:
+                    steps.fail(step, exc)
                 continue
             deadline = _Deadline(step.timeout)
             request = self._http.build_request(step.method, step.url, headers=step.headers,
@@ -646,7 +723,15 @@ class AsyncAMIClient(_Client):
                     yield event
 
     async def close(self) -> None:
-        """Close the HTTP connections (does not log off)."""
+        """:meth:`AMIClient.close`, awaited."""
+        if self._tcp is not None:
+            try:
+                if self.logged_in and self._tcp.connected:
+                    await self.logoff()
+            except AMIError:
+                pass
+            finally:
+                await self._tcp.close()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

@@ -1,4 +1,4 @@
-"""An AMI-over-HTTP session with no I/O: what to send, and what a reply means.
+"""An AMI session with no I/O: what to send, and what a reply means (over HTTP or TCP).
 
 Both clients (:class:`amikit.AMIClient` for cells, :class:`amikit.AsyncAMIClient` for live
 widgets) drive the same :class:`SessionCore`. Its operations are *flows*: generators that
@@ -19,6 +19,12 @@ live once, here, and each client only moves bytes:
 * one WaitEvent in flight per session; polling pauses after an empty answer and backs off
   when the server is down or answers 5xx, then gives up with
   :class:`~amikit.errors.ConnectionLost`;
+* over TCP (``tcp://host:port``) the same flows run: each request carries its action as
+  header ``pairs``, which the client's TCP transport writes on its one connection
+  (:mod:`amikit.tcplink` correlates the reply and answers WaitEvent from the events the
+  server pushed). The connection's number plays the cookie's part, so the re-login rule
+  above also covers a connection that was lost and opened anew; Login is with ``Secret``
+  or, with ``auth="md5"``, Challenge then ``AuthType: MD5`` and ``Key``;
 * every request carries its overall deadline (``timeout``; a WaitEvent's own Timeout plus
   that) and the most reply bytes to accept (``max_reply_bytes``, decoded): a server that
   drips, or sends without end, ends in :class:`ReplyTimeout` or :class:`ReplyTooLarge`.
@@ -26,6 +32,7 @@ live once, here, and each client only moves bytes:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
@@ -53,13 +60,16 @@ from amikit.errors import (
 from amikit.message import SECRET_HEADERS, Message
 from amikit.protocol import action_headers, is_true, parse_mxml, parse_rawman
 
-__all__ = ["DEFAULT_MAX_REPLY_BYTES", "Gap", "HTTPRequest", "HTTPResponse", "ReplyTimeout",
+__all__ = ["CONNECTION_HEADER", "DEFAULT_MAX_EVENTS", "DEFAULT_MAX_REPLY_BYTES",
+           "DROPPED_HEADER", "Gap", "HTTPRequest", "HTTPResponse", "ReplyTimeout",
            "ReplyTooLarge", "SessionCore", "Sleep", "masked_url"]
 
 log = logging.getLogger("amikit.session")
 
 Encoding = Literal["rawman", "mxml"]
-Auth = Literal["cookie", "digest"]
+#: cookie and digest are HTTP's ways in; plain (Login with Secret) and md5 (Challenge, then
+#: Login with its Key) are TCP's.
+Auth = Literal["cookie", "digest", "plain", "md5"]
 T = TypeVar("T")
 
 #: Asterisk refuses a request line over 4096 bytes and a body over 40960 (main/http.c).
@@ -70,6 +80,15 @@ _NO_SESSION_ACTIONS = frozenset({"login", "logoff", "challenge"})
 _PERMISSION_DENIED = "permission denied"
 #: The most reply bytes (after gzip or deflate are undone) a client reads by default.
 DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
+#: The most pushed events a TCP client holds unread; older ones are dropped (and counted).
+DEFAULT_MAX_EVENTS = 10_000
+#: Headers of a TCP transport's synthetic responses: which connection answered (it plays
+#: the part of HTTP's session cookie) and how many events were dropped unread since the
+#: last WaitEvent.
+CONNECTION_HEADER = "x-amikit-connection"
+DROPPED_HEADER = "x-amikit-dropped"
+_AUTHS: dict[str, tuple[Auth, Auth]] = {
+    "http": ("cookie", "digest"), "https": ("cookie", "digest"), "tcp": ("plain", "md5")}
 
 
 class ReplyTooLarge(ProtocolError):
@@ -108,23 +127,44 @@ def masked_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class HTTPRequest:
-    """One HTTP request a flow wants sent. ``content`` set means a POST form."""
+    """One request a flow wants sent. ``content`` set means a POST form.
+
+    ``pairs`` is the action itself (``Action`` first), so a TCP transport writes it as it
+    is and nobody re-parses a query string. It and ``content`` may hold a Secret or Key,
+    so the repr leaves both out.
+    """
 
     method: str
     url: str
     headers: dict[str, str]
-    content: bytes | None
+    content: bytes | None = field(repr=False)
     timeout: float  # the overall deadline, in seconds, for the whole exchange
     max_bytes: int = DEFAULT_MAX_REPLY_BYTES  # the most body bytes to read, decoded
+    pairs: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @property
+    def action(self) -> str:
+        """The action's name (``""`` for a request built without pairs).
+
+            >>> HTTPRequest("AMI", "tcp://127.0.0.1:5038", {}, None, 10,
+            ...             pairs=(("Action", "Ping"),)).action
+            'Ping'
+        """
+        return self.pairs[0][1] if self.pairs else ""
 
 
 @dataclass(frozen=True)
 class HTTPResponse:
-    """What came back: status, headers (lower-case names) and the body bytes."""
+    """What came back: status, headers (lower-case names) and the body bytes.
+
+    A TCP transport has parsed the messages already (the reply, then a list's items) and
+    hands them over in ``messages``, so they are not rendered and parsed a second time.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    messages: tuple[Message, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -156,10 +196,18 @@ class _State:
 
 
 class SessionCore:
-    """The rules of one AMI session over HTTP, as flows (see the module docstring).
+    """The rules of one AMI session over HTTP or TCP, as flows (see the module docstring).
 
     ``url`` is the server's base URL (scheme, host, port, any http.conf ``prefix``; e.g.
-    ``http://127.0.0.1:8088``). ``clock`` and ``wall`` are injectable for tests.
+    ``http://127.0.0.1:8088``) or AMI's TCP port, ``tcp://127.0.0.1:5038``. ``auth`` is
+    ``"cookie"`` (the default over HTTP) or ``"digest"``; over TCP ``"plain"`` (the default:
+    Login with Secret) or ``"md5"``. ``events`` is the Login's ``Events`` header (an event
+    mask such as ``"call,system"``, ``"off"``, or a bool); None sends none, so the user's
+    read classes decide, which over TCP means events are pushed. ``max_events`` bounds the
+    pushed events a TCP client holds unread. ``clock`` and ``wall`` are injectable for tests.
+
+        >>> SessionCore("tcp://127.0.0.1:5038", "hello", "world", auth="md5")
+        tcp://127.0.0.1:5038 user='hello' md5 auth, not logged in
     """
 
     def __init__(
@@ -169,21 +217,37 @@ class SessionCore:
         secret: str,
         *,
         encoding: Encoding = "rawman",
-        auth: Auth = "cookie",
+        auth: Auth | None = None,
         timeout: float = 10.0,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        events: str | bool | None = None,
+        max_events: int = DEFAULT_MAX_EVENTS,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"url must be a base URL like http://127.0.0.1:8088, not {url!r}")
+        if parts.scheme not in _AUTHS or not parts.netloc:
+            raise ValueError(f"url must be a base URL like http://127.0.0.1:8088 or AMI's "
+                             f"TCP port like tcp://127.0.0.1:5038, not {masked_url(url)!r}")
         if parts.query or parts.fragment:
-            raise ValueError(f"url must have no query or fragment: {url!r}")
+            raise ValueError(f"url must have no query or fragment: {masked_url(url)!r}")
+        #: True for AMI over TCP (``tcp://``), False for HTTP
+        self.tcp = parts.scheme == "tcp"
+        #: ``(host, port)`` of AMI's TCP port (None over HTTP)
+        self.address: tuple[str, int] | None = None
+        if self.tcp:
+            _check_tcp_url(url)
+            self.address = (parts.hostname or "", parts.port or 0)
+        auth = auth if auth is not None else _AUTHS[parts.scheme][0]
+        if auth not in _AUTHS[parts.scheme]:
+            choices = " or ".join(repr(a) for a in _AUTHS[parts.scheme])
+            raise ValueError(f"auth for {parts.scheme}:// must be {choices}, not {auth!r}")
         if encoding not in ("rawman", "mxml"):
             raise ValueError(f"encoding must be 'rawman' or 'mxml', not {encoding!r}")
-        if auth not in ("cookie", "digest"):
-            raise ValueError(f"auth must be 'cookie' or 'digest', not {auth!r}")
+        if self.tcp and encoding != "rawman":
+            raise ValueError("over TCP AMI speaks plain text: encoding must be 'rawman'")
+        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
+            raise ValueError(f"max_events must be a positive whole number, not {max_events!r}")
         if isinstance(max_reply_bytes, bool) or not isinstance(max_reply_bytes, int) \
                 or max_reply_bytes < 1:
             raise ValueError(f"max_reply_bytes must be a positive whole number, not "
@@ -195,10 +259,14 @@ class SessionCore:
         self.auth: Auth = auth
         self.timeout = timeout
         self.max_reply_bytes = max_reply_bytes
+        #: the Login's ``Events`` header (None: not sent)
+        self.events = events
+        self.max_events = max_events
         self._clock = clock
         self._wall = wall
-        #: the URL requests go to (``…/rawman``, ``…/amxml`` …)
-        self.endpoint = self.url + ("/a" if auth == "digest" else "/") + encoding
+        #: the URL requests go to (``…/rawman``, ``…/amxml`` …; over TCP the URL itself)
+        self.endpoint = self.url if self.tcp else (
+            self.url + ("/a" if auth == "digest" else "/") + encoding)
         self._path = urlsplit(self.endpoint).path
         # what messages and reprs show: a password in the URL stays out of them and so
         # out of logs and tracebacks
@@ -226,8 +294,9 @@ class SessionCore:
               timeout: float | None = None) -> SessionCore:
         """A new session with the same URL, user and secret: not logged in, no gaps.
 
-        Encoding, auth and timeout stay the same unless given. The secret is handed over
-        without ever leaving the object, so callers need not (and cannot) read it.
+        Encoding, auth and timeout stay the same unless given (events and max_events
+        stay). The secret is handed over without ever leaving the object, so callers need
+        not (and cannot) read it.
 
             >>> core = SessionCore("http://127.0.0.1:8088", "hello", "world")
             >>> core.clone(auth="digest")
@@ -237,20 +306,26 @@ class SessionCore:
                            encoding=self.encoding if encoding is None else encoding,
                            auth=self.auth if auth is None else auth,
                            timeout=self.timeout if timeout is None else timeout,
-                           max_reply_bytes=self.max_reply_bytes,
-                           clock=self._clock, wall=self._wall)
+                           max_reply_bytes=self.max_reply_bytes, events=self.events,
+                           max_events=self.max_events, clock=self._clock, wall=self._wall)
 
     # -- flows -----------------------------------------------------------------------
     def login_flow(self) -> Flow[Message]:
-        """Log in: the Login action (cookie) or a first authenticated Ping (digest)."""
+        """Log in: the Login action (cookie, plain), a Challenge then Login with the MD5 Key
+        (md5), or a first authenticated Ping (digest)."""
         if self.auth == "digest":
             reply = _given("Ping", (yield from self._exchange("Ping", {}, timeout=self.timeout)))
             self._state.logged_in = True
             return self._checked("Ping", reply)
         # a fresh session: a stale cookie would only be replaced by the server anyway
         self._state.cookie = None
+        credentials: dict[str, Any] = {"Secret": self._secret}
+        if self.auth == "md5":
+            credentials = {"AuthType": "MD5", "Key": (yield from self._md5_key())}
+        events = {"Events": ("on" if self.events else "off") if isinstance(self.events, bool)
+                  else self.events}
         reply = _given("Login", (yield from self._exchange(
-            "Login", {"Username": self.username, "Secret": self._secret}, timeout=self.timeout
+            "Login", {"Username": self.username, **credentials, **events}, timeout=self.timeout
         )))
         if not reply.ok:
             self._state.logged_in = False
@@ -260,6 +335,17 @@ class SessionCore:
             )
         self._state.logged_in = True
         return reply
+
+    def _md5_key(self) -> Flow[str]:
+        """Ask for a Challenge; the Key is the lower-case hex MD5 of challenge + secret
+        (``action_login`` compares it with strcmp, so the case matters)."""
+        reply = _given("Challenge", (yield from self._exchange(
+            "Challenge", {"AuthType": "MD5"}, timeout=self.timeout)))
+        challenge = reply.get("Challenge")
+        if not reply.ok or not challenge:
+            raise AuthenticationError(
+                f"no MD5 challenge from {self._shown}: {reply.get('Message', 'no reason given')}")
+        return hashlib.md5((challenge + self._secret).encode(), usedforsecurity=False).hexdigest()
 
     def logoff_flow(self) -> Flow[Message]:
         """Log off and forget the session."""
@@ -302,7 +388,8 @@ class SessionCore:
         events = self._checked("WaitEvent", reply).events
         now = self._wall()
         for event in events:
-            event.received_at = now
+            if event.received_at is None:  # a TCP transport stamped it as it arrived
+                event.received_at = now
         return events
 
     def _wait_flow(self, timeout: float, headers: Mapping[str, Any]) -> Flow[Message | None]:
@@ -374,7 +461,11 @@ class SessionCore:
         reply = yield from self._exchange(name, headers, timeout=timeout)
         if reply is None or not _is_permission_denied(reply) or self._state.cookie == sent_cookie:
             return reply  # with the cookie unchanged, Permission denied is a real one
-        self._gap(f"session lost (Permission denied with a new {_COOKIE}); logged in again")
+        if self.tcp:
+            self._gap("connection lost (a new connection answered Permission denied); logged "
+                      "in again: events of the time in between are missing")
+        else:
+            self._gap(f"session lost (Permission denied with a new {_COOKIE}); logged in again")
         log.info("session at %s was lost; logging in again", self._shown)
         yield from self.login_flow()
         login_cookie = self._state.cookie
@@ -400,6 +491,9 @@ class SessionCore:
         raise AuthenticationError(f"digest authentication at {self._shown} kept failing")
 
     def _request(self, pairs: list[tuple[str, str]], timeout: float) -> HTTPRequest:
+        if self.tcp:
+            return HTTPRequest("AMI", self.endpoint, {}, None, timeout, self.max_reply_bytes,
+                               pairs=tuple(pairs))
         query = urlencode(pairs)
         headers: dict[str, str] = {}
         if self.auth == "cookie" and self._state.cookie is not None:
@@ -429,7 +523,8 @@ class SessionCore:
                 self._state.challenge, self.username, self._secret, method, uri,
                 nc=nc, cnonce=secrets.token_hex(8),
             )
-        return HTTPRequest(method, url, headers, content, timeout, self.max_reply_bytes)
+        return HTTPRequest(method, url, headers, content, timeout, self.max_reply_bytes,
+                           pairs=tuple(pairs))
 
     def _take_challenge(self, response: HTTPResponse, *, answered: bool) -> None:
         header = response.headers.get("www-authenticate")
@@ -449,9 +544,16 @@ class SessionCore:
         if response.status != 200:
             raise HTTPStatusError(_status_text(self._shown, response.status),
                                   status_code=response.status)
-        cookie = _cookie_from(response.headers.get("set-cookie"))
+        cookie = (response.headers.get(CONNECTION_HEADER) if self.tcp
+                  else _cookie_from(response.headers.get("set-cookie")))
         if cookie is not None:
             self._state.cookie = cookie
+        dropped = response.headers.get(DROPPED_HEADER, "0")
+        if dropped != "0":
+            self._gap(f"{dropped} events dropped unread: more came than the client holds "
+                      f"(max_events={self.max_events}); read them more often or raise it")
+        if response.messages is not None:
+            return _collect(name, list(response.messages))
         if not response.body:
             if name.lower() == "waitevent":
                 return None
@@ -516,6 +618,26 @@ def _check_list_items(name: str, complete: Message, count: int) -> None:
     if stated is not None and stated.strip().isdigit() and int(stated) != count:
         raise ProtocolError(f"{name} list: {complete.name} says ListItems {stated}, "
                             f"{count} items arrived")
+
+
+def _check_tcp_url(url: str) -> None:
+    """``tcp://host:port``: the port is required (there is no path to add one to).
+
+        >>> _check_tcp_url("tcp://127.0.0.1:5038/rawman")
+        Traceback (most recent call last):
+        ...
+        ValueError: a TCP URL is tcp://host:port with no path, not 'tcp://127.0.0.1:5038/rawman'
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.path not in ("", "/") or parts.username is not None:
+        raise ValueError(f"a TCP URL is tcp://host:port with no path, not {masked_url(url)!r}")
+    if port is None or not parts.hostname:
+        raise ValueError(f"a TCP URL needs a host and a port (AMI's is 5038 by default): "
+                         f"tcp://127.0.0.1:5038, not {masked_url(url)!r}")
 
 
 def _given(name: str, reply: Message | None) -> Message:

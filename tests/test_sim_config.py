@@ -71,3 +71,15 @@ def test_perms():
     assert privilege(CALL) == "call,all" and privilege(0) == "all"
     with pytest.raises(ValueError):
         parse_perms("Call")  # case-sensitive, as in Asterisk
+
+
+def test_manager_conf_tcp_settings(tmp_path):
+    default = load_config()
+    assert (default.manager_enabled, default.tcp_bindaddr, default.tcp_port) == (True, "127.0.0.1", 5038)
+    assert (default.authtimeout, default.authlimit) == (30.0, 50)  # Asterisk's own defaults
+    (tmp_path / "manager.conf").write_text(
+        "[general]\nenabled = no\nport = 15038\nbindaddr = 127.0.0.2\nauthtimeout = 5\n"
+        "authlimit = 3\n[hello]\nsecret = other\nread = all\nwrite = all\n")
+    mine = load_config(tmp_path)
+    assert (mine.manager_enabled, mine.tcp_bindaddr, mine.tcp_port) == (False, "127.0.0.2", 15038)
+    assert (mine.authtimeout, mine.authlimit, mine.webenabled) == (5.0, 3, False)

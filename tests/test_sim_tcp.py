@@ -359,3 +359,19 @@ def test_closed_or_reset_connections_leave_no_session_behind(sim):
     while (sim.manager.streams or sim.tcp_front.unauthenticated) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not sim.manager.streams and sim.tcp_front.unauthenticated == 0
+
+
+def test_tcp_binds_loopback_unless_allowed_as_http_does():
+    from amikit.errors import AMIError
+
+    with pytest.raises(AMIError, match=r"refusing to bind 0\.0\.0\.0"):
+        Simulator(port=0, tcp_port=0, tcp_host="0.0.0.0")
+    with pytest.raises(AMIError, match="default password"):
+        Simulator(port=0, tcp_port=0, tcp_host="0.0.0.0", allow_remote=True)
+
+
+def test_tcp_port_from_manager_conf(tmp_path):
+    default = resources.files("amikit.sim").joinpath("defaults/manager.conf").read_text()
+    (tmp_path / "manager.conf").write_text(default.replace("port = 5038", "port = 0"))
+    with Simulator(port=0, tcp_port="manager.conf", config=tmp_path) as sim:
+        assert sim.tcp_port and sim.tcp_url == f"tcp://127.0.0.1:{sim.tcp_port}"

@@ -20,8 +20,8 @@ A caller's life in a queue, as AMI shows it (``20_behaviour/queue_answered``,
   ends;
 - a caller who hangs up while waiting: QUEUEWAIT(_MS), DIALEDTIME(_MS), ANSWEREDTIME(_MS),
   ABANDONED=TRUE, ``QueueCallerAbandon``, ``QueueCallerLeave``, QUEUEPOSITION
-  (``record_abandoned``, ``leave_queue``); the queue's own timeout ends the wait with
-  QUEUESTATUS=TIMEOUT, ``leavewhenempty`` with LEAVEEMPTY, and the dialplan goes on.
+  (``record_abandoned``, ``leave_queue``); the queue's own timeout ends the wait the same way
+  but with QUEUESTATUS=TIMEOUT (``leavewhenempty``: LEAVEEMPTY), and the dialplan goes on.
 
 Members' ``QueueMemberStatus`` follows their device's state (``device_state_cb``).
 """
@@ -142,7 +142,7 @@ class Queues:
             raise
         if status == "CONNECTED":
             return None if "c" in options.lower() else HANGUP
-        self._leave(queue, caller, chan, status)
+        self._abandon(queue, caller, chan, status)
         return None
 
     def _times(self, chan: Channel, caller: Caller) -> None:
@@ -165,8 +165,11 @@ class Queues:
             ("Count", str(len(queue.callers)))])
         self.pbx.varset(chan, "QUEUEPOSITION", str(position))
 
-    def _abandon(self, queue: Queue, caller: Caller, chan: Channel) -> None:
-        """``record_abandoned`` then ``leave_queue``: the caller hung up while waiting."""
+    def _abandon(self, queue: Queue, caller: Caller, chan: Channel, status: str = "") -> None:
+        """``queue_exec``'s end without an answer: the times, ``record_abandoned``
+        (ABANDONED=TRUE, QueueCallerAbandon) — for a hang-up and for the queue's own exits
+        alike — then ``set_queue_result`` (QUEUESTATUS, not for a hang-up) and
+        ``leave_queue``. A redirected caller is not abandoned."""
         pbx = self.pbx
         pbx.moh.stop(chan)
         self._times(chan, caller)
@@ -180,13 +183,9 @@ class Queues:
                 ("Position", str(queue.position_of(caller.channel))),
                 ("OriginalPosition", str(caller.original_position)),
                 ("HoldTime", str(int(_elapsed(self.pbx, caller.joined))))])
+        if status:
+            pbx.varset(chan, "QUEUESTATUS", status)
         self.leave_queue(queue, caller, chan)
-
-    def _leave(self, queue: Queue, caller: Caller, chan: Channel, status: str) -> None:
-        """The queue's own exits (timeout, leave-when-empty): QUEUESTATUS, dialplan goes on."""
-        self._times(chan, caller)
-        self.leave_queue(queue, caller, chan)
-        self.pbx.varset(chan, "QUEUESTATUS", status)
 
 
 class _Call:

@@ -15,8 +15,9 @@
   reports ``QueueCallerAbandon`` and ``QueueCallerLeave``. Patience is counted from the
   caller's arrival, and is either ``"fixed"`` (every caller waits ``patience`` seconds) or
   ``"exponential"`` (drawn with that mean: most callers give up early, a few wait long).
-  It is looked at once: a caller whose patience ends before its extension has put it in
-  the queue (the lab's 400 answers first, half a second) stays to the end.
+  A caller whose patience ends before its extension has put it in the queue (the lab's
+  400 answers first, half a second) gives up as soon as it joins; one an agent answered
+  stays to the end.
 - **Agents** answer as the dialplan and ``queues.conf`` make them; nothing here plays them.
 
 Every time is PBX time: ``Simulator(speed=60)`` plays an hour of traffic in a minute.
@@ -264,9 +265,14 @@ class Traffic:
                 return
             if arrival.patience is not None:
                 await pbx.sleep(arrival.patience)
-                if not chan.dead and pbx.queues.is_waiting(chan):
-                    hangup_channel(pbx, _queued(chan))
-                    self.abandoned += 1
+                # a caller not in the queue yet (its extension still answering) gives up as
+                # soon as it is; one already answered by an agent stays
+                while not chan.dead and _queued(chan).bridge is None:
+                    if pbx.queues.is_waiting(chan):
+                        hangup_channel(pbx, _queued(chan))
+                        self.abandoned += 1
+                        break
+                    await pbx.sleep(POLL)
             while not chan.dead:
                 await pbx.sleep(POLL)
         finally:

@@ -126,6 +126,20 @@ def test_channel_variables_and_status(phones):
         ami.hangup(channel)
 
 
+def test_a_local_channel_given_only_a_channelid_names_its_other_half_after_it(phones):
+    # 10_tcp_5038/04: ChannelId tcp-orig-1 alone → Uniqueid tcp-orig-1;2 on the ;2 half
+    # (ast_unreal_new_channels); an OtherChannelId without a ChannelId is not used
+    with AMIClient(phones.url, "hello", "world") as ami:
+        ami.wait_event(0)
+        ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True,
+                      ActionID="only-one", ChannelId="half-one")
+        ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True,
+                      ActionID="only-other", OtherChannelId="half-other")
+        seen = events_until(ami, lambda s: response("only-one")(s) and response("only-other")(s))
+        made = [e["Uniqueid"] for e in seen if e.name == "Newchannel"]
+        assert "half-one" in made and "half-one;2" in made and "half-other" not in made
+
+
 def test_unsupported_applications_are_named(tmp_path):
     # the lab's own dialplan runs whole (Queue and ConfBridge are simulated); MeetMe is not
     (tmp_path / "extensions.conf").write_text(

@@ -198,10 +198,14 @@ class PBX:
             context = context or "default"
             base = f"Local/{exten}@{context}-{self.unreal_seq():08x}"
             device = f"Local/{exten}@{context}"
+            # ast_unreal_new_channels: the ;2 id is used only beside a ;1 id, and defaults
+            # to the ;1 id with ";2" appended (ChannelId tcp-orig-1 → tcp-orig-1;2)
+            first, second = ids
+            second = (second or f"{first};2") if first else None
             one = self.new_channel(base + ";1", "Local", device, context, exten,
-                                   linkedid=linkedid, uniqueid=ids[0])
+                                   linkedid=linkedid, uniqueid=first)
             two = self.new_channel(base + ";2", "Local", device, context, exten, state=RING,
-                                   linkedid=one.linkedid, uniqueid=ids[1])
+                                   linkedid=one.linkedid, uniqueid=second)
             one.peer, two.peer, two.outbound = two, one, True
             return one
         if tech.lower() == "pjsip":

@@ -68,11 +68,15 @@ class _Base:
         return self._link is not None and self._link.closed is None
 
     def _new_link(self) -> TCPLink:
-        if self._link is not None:
-            self._dropped_before += self._link.dropped
+        old = self._link
         self._count += 1
         self._link = TCPLink(self._count, max_events=self.max_events,
                              max_message=self.max_message)
+        if old is not None:
+            self._dropped_before += old.dropped
+            # events that came before the old connection ended were received: they are
+            # handed out from the new one's buffer, not lost with the old
+            self._link.events.extend(old.take_events())
         return self._link
 
     def _unreachable(self, exc: OSError) -> ConnectionLost:
@@ -152,8 +156,9 @@ class TCPConnection(_Base):
                         and (left := until - time.monotonic()) > 0:
                     self._changed.wait(left)
             if not link.greeted:
+                error = self._no_banner(link, timeout)
                 self._end(sock, link, "no banner")
-                raise self._no_banner(link, timeout)
+                raise error
             return sock, link
 
     def _read(self, sock: socket.socket, link: TCPLink) -> None:
@@ -253,8 +258,9 @@ class AsyncTCPConnection(_Base):
                     async with asyncio.timeout(timeout):
                         await changed.wait_for(lambda: link.greeted or link.closed is not None)
             if not link.greeted:
+                error = self._no_banner(link, timeout)
                 await self._end(writer, link, "no banner")
-                raise self._no_banner(link, timeout)
+                raise error
             return writer, link
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,

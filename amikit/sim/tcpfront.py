@@ -36,6 +36,7 @@ log = logging.getLogger("amikit.sim")
 BANNER = f"Asterisk Call Manager/{AMI_VERSION}\r\n".encode()
 MAX_LINE = 1024  # mansession_session.inbuf[1025], one byte kept for the NUL
 MAX_HEADERS = 128  # AST_MAX_MANHEADERS
+_RAWMAN = Request("", "rawman", False, [])  # TCP replies are AMI text, as /rawman bodies are
 
 
 @dataclass
@@ -260,6 +261,3 @@ class _Connection:
         if data:
             self.writer.write(data)
             await self.writer.drain()
-
-
-_RAWMAN = Request("", "rawman", False, [])

@@ -12,8 +12,10 @@
     amikit lab [--no-browser] [--port P]   the simulator and JupyterLab on the notebooks
     amikit version
 
-Credentials for ``send`` come from ``--user`` / ``AMIKIT_USER`` and ``AMIKIT_SECRET`` (or a
-prompt that does not echo); a secret is never printed.
+URL is the server's HTTP base URL (``http://127.0.0.1:8088``) or AMI's TCP port
+(``tcp://127.0.0.1:5038``, which needs no http.conf). Credentials for ``send``, ``tail`` and
+``record`` come from ``--user`` / ``AMIKIT_USER`` and ``AMIKIT_SECRET`` (or a prompt that
+does not echo); a secret is never printed.
 """
 
 from __future__ import annotations
@@ -101,10 +103,19 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
     return user, secret
 
 
-def _tail(args: argparse.Namespace) -> int:
+def _client(args: argparse.Namespace) -> AMIClient:
+    """The client the command line asks for: URL, credentials, encoding and auth."""
     user, secret = _credentials(args)
+    try:
+        return AMIClient(args.url, user, secret, encoding=args.encoding, auth=args.auth)
+    except ValueError as exc:  # a URL or option the client refuses: a usage error
+        raise AMIError(str(exc)) from None
+
+
+def _tail(args: argparse.Namespace) -> int:
+    client = _client(args)
     _stop_on_sigterm()
-    with AMIClient(args.url, user, secret, encoding=args.encoding, auth=args.auth) as ami:
+    with client as ami:
         try:
             for event in ami.events(names=args.name):
                 _print_messages([event], args.json)
@@ -117,13 +128,13 @@ def _tail(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     from amikit.frames import EventLog
 
-    user, secret = _credentials(args)
+    client = _client(args)
     out = args.output
     parquet = out.endswith(".parquet")
     log = EventLog(max_events=args.max_events)
     _stop_on_sigterm()
     count = 0
-    with AMIClient(args.url, user, secret, encoding=args.encoding, auth=args.auth) as ami, \
+    with client as ami, \
             open(os.devnull if parquet else out, "w", encoding="utf-8",
                  errors="surrogateescape") as f:
         try:
@@ -145,7 +156,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    user, secret = _credentials(args)
+    client = _client(args)
     headers: dict[str, str | list[str]] = {}
     for name, value in _header_pairs(args.headers):
         previous = headers.get(name)
@@ -153,7 +164,7 @@ def _send(args: argparse.Namespace) -> int:
             headers[name] = value
         else:  # a repeated header (Variable=A=1 Variable=B=2)
             headers[name] = [*([previous] if isinstance(previous, str) else previous), value]
-    with AMIClient(args.url, user, secret, encoding=args.encoding, auth=args.auth) as ami:
+    with client as ami:
         reply = ami.action(args.action, check=False, **headers)
     _print_messages([reply, *reply.events], args.json)
     return 0 if reply.get("Response", "").lower() != "error" else 1
@@ -294,12 +305,10 @@ def _parser() -> argparse.ArgumentParser:
     decode.set_defaults(run=_decode)
 
     send = sub.add_parser("send", help="send one action and print the reply")
-    send.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8088")
+    send.add_argument("url", help=_URL_HELP)
     send.add_argument("action", help="the action's name, e.g. Ping")
     send.add_argument("headers", nargs="*", help="headers as Name=value")
-    send.add_argument("--user", help="manager.conf user (default: $AMIKIT_USER)")
-    send.add_argument("--encoding", choices=["rawman", "mxml"], default="rawman")
-    send.add_argument("--auth", choices=["cookie", "digest"], default="cookie")
+    _connection_options(send)
     send.add_argument("--json", action="store_true", help="one JSON object per message")
     send.set_defaults(run=_send)
 
@@ -307,10 +316,8 @@ def _parser() -> argparse.ArgumentParser:
                              ("record", "record events to JSON Lines or Parquet until stopped",
                               _record)):
         cmd = sub.add_parser(name, help=helps)
-        cmd.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8088")
-        cmd.add_argument("--user", help="manager.conf user (default: $AMIKIT_USER)")
-        cmd.add_argument("--encoding", choices=["rawman", "mxml"], default="rawman")
-        cmd.add_argument("--auth", choices=["cookie", "digest"], default="cookie")
+        cmd.add_argument("url", help=_URL_HELP)
+        _connection_options(cmd)
         cmd.add_argument("--name", action="append", help="only events of this name (repeatable)")
         if name == "tail":
             cmd.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -362,6 +369,20 @@ def _parser() -> argparse.ArgumentParser:
     version = sub.add_parser("version", help="print amikit's version")
     version.set_defaults(run=lambda args: print(f"amikit {__version__}") or 0)
     return parser
+
+
+_URL_HELP = ("the server's HTTP base URL, e.g. http://127.0.0.1:8088, or AMI's TCP port, "
+             "e.g. tcp://127.0.0.1:5038")
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that talks to a server takes."""
+    parser.add_argument("--user", help="manager.conf user (default: $AMIKIT_USER)")
+    parser.add_argument("--encoding", choices=["rawman", "mxml"], default="rawman",
+                        help="HTTP only (TCP is always rawman)")
+    parser.add_argument("--auth", choices=["cookie", "digest", "plain", "md5"], default=None,
+                        help="HTTP: cookie (default) or digest; TCP: plain (default, Login with "
+                        "Secret) or md5 (Challenge, then Login with the MD5 Key)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -126,6 +126,44 @@ def test_tail_and_record_against_the_simulator(tmp_path):
         assert "world" not in out + err.replace("Hello world", "")
 
 
+def test_send_and_record_over_tcp(tmp_path, monkeypatch, capsys):
+    import threading
+
+    from amikit import AMIClient, Simulator, read_events
+
+    monkeypatch.setenv("AMIKIT_USER", "hello")
+    monkeypatch.setenv("AMIKIT_SECRET", "world")
+    with Simulator(port=0, tcp_port=0, speed=20) as sim:
+        for auth in ([], ["--auth", "md5"]):
+            assert main(["send", sim.tcp_url, "Ping", *auth]) == 0
+            out, err = capsys.readouterr()
+            assert "Ping: Pong" in out and "world" not in out + err
+        assert main(["send", sim.tcp_url, "CoreShowChannels"]) == 0
+        assert "EventList: Complete" in capsys.readouterr().out
+        assert main(["send", sim.tcp_url, "Ping", "--auth", "digest"]) == 2
+        assert "'plain' or 'md5'" in capsys.readouterr().err
+
+        def make_calls():
+            import time
+
+            time.sleep(1.0)
+            with AMIClient(sim.tcp_url, "hello", "world") as ami:
+                for _ in range(2):
+                    ami.originate(Channel="Local/900@sets", Application="Wait", Data="1",
+                                  Async=True)
+
+        caller = threading.Thread(target=make_calls)
+        caller.start()
+        out_file = tmp_path / "tcp.jsonl"
+        code, _, err = _run_cli(["record", sim.tcp_url, "-o", str(out_file)],
+                                {"AMIKIT_USER": "hello", "AMIKIT_SECRET": "world"}, 3)
+        caller.join()
+        assert code == 0 and "events recorded" in err
+        df = read_events(out_file)
+        assert (df["Event"] == "Newchannel").sum() >= 4
+        assert df["Event"].iloc[0] == "FullyBooted"  # pushed after the TCP Login
+
+
 def test_sim_with_traffic_places_callers_in_the_queue():
     import subprocess
     import sys

@@ -9,12 +9,14 @@ import pytest
 
 import amikit
 from amikit import AMIClient, Simulator
+from amikit.errors import ConnectionLost
 from amikit.widgets import ActionComposer, ConnectPanel, EventMonitor, TimelineView, diagnose
+from amikit.widgets.connect import explain as diagnose_connect
 
 
 @pytest.fixture(scope="module")
 def sim():
-    with Simulator(port=0, speed=10, seed=2) as running:
+    with Simulator(port=0, tcp_port=0, speed=10, seed=2) as running:
         yield running
 
 
@@ -41,6 +43,36 @@ def test_connect_panel_connects_and_explains_errors(sim):
     panel.secret.value = "world"
     assert panel.connect() is None and "webenabled" in panel.status.value
     assert "world" not in panel.status.value
+
+
+def test_connect_panel_over_tcp(sim):
+    panel = ConnectPanel(sim.tcp_url, "hello", "world")
+    assert list(panel.auth.options) == ["plain", "md5"] and panel.encoding.disabled
+    panel.auth.value = "md5"
+    client = panel.connect()
+    assert client is not None and client.banner == "Asterisk Call Manager/12.0.0"
+    assert "Connected" in panel.status.value and "Originate" in panel.permitted
+    panel.url.value = sim.url
+    assert list(panel.auth.options) == ["cookie", "digest"] and not panel.encoding.disabled
+    panel.url.value = "tcp://127.0.0.1:1"
+    assert panel.connect() is None and "manager.conf" in panel.status.value
+    lost = ConnectionLost("no AMI banner from tcp://127.0.0.1:8088 within 10 s")
+    assert "but not AMI" in diagnose_connect(lost, "tcp://127.0.0.1:8088")
+    panel.url.value = "tcp://127.0.0.1"
+    assert panel.connect() is None and "needs a host and a port" in panel.status.value
+    client.close()
+    template = ConnectPanel(client=AMIClient(sim.tcp_url, "hello", "world", auth="md5"))
+    assert template.auth.value == "md5" and template.connect() is not None
+    template.client.close()
+
+
+def test_event_monitor_over_tcp(sim):
+    with AMIClient(sim.tcp_url, "hello", "world") as tcp:
+        monitor = EventMonitor(tcp).start()
+        originate_one(tcp, "monitor-tcp")
+        assert wait_until(lambda: the_whole_call(monitor, "monitor-tcp")), monitor.counts
+        monitor.close()
+        assert not monitor.running
 
 
 def test_composer_builds_the_form_from_the_servers_documentation(client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 import ipywidgets as w
@@ -12,8 +13,21 @@ from amikit.errors import AMIError, AuthenticationError, ConnectionLost, HTTPSta
 __all__ = ["ConnectPanel", "explain"]
 
 
+#: The ways in of each kind of URL, the default first (as :class:`~amikit.AMIClient` has them).
+_AUTHS = {"http": ["cookie", "digest"], "tcp": ["plain", "md5"]}
+
+
+def _kind(url: str) -> str:
+    return "tcp" if url.strip().lower().startswith("tcp://") else "http"
+
+
 def explain(error: BaseException, url: str) -> str:
-    """What a connection error means, and what to change, in plain words."""
+    """What a connection error means, and what to change, in plain words.
+
+        >>> from amikit.errors import ConnectionLost
+        >>> explain(ConnectionLost("refused"), "tcp://127.0.0.1:5038")[:50]
+        'Nothing answers at tcp://127.0.0.1:5038: is Asteri'
+    """
     if isinstance(error, AuthenticationError):
         return ("The server refused this username or secret. Check the user's section and its "
                 "<code>secret</code> in manager.conf.")
@@ -22,6 +36,13 @@ def explain(error: BaseException, url: str) -> str:
                 "<code>enabled = yes</code> and <code>webenabled = yes</code> in manager.conf's "
                 "[general], <code>enabled = yes</code> in http.conf, then <code>manager reload</code>"
                 " and <code>module reload http</code>.")
+    if isinstance(error, ConnectionLost) and "no AMI banner" in str(error):
+        return (f"Something answers at {url}, but not AMI: the TCP port is manager.conf's "
+                "<code>port</code> (5038 unless changed), not HTTP's 8088.")
+    if isinstance(error, ConnectionLost) and _kind(url) == "tcp":
+        return (f"Nothing answers at {url}: is Asterisk running, with <code>enabled = yes"
+                "</code> in manager.conf's [general] and its <code>port</code>/"
+                "<code>bindaddr</code> matching this URL?")
     if isinstance(error, ConnectionLost):
         return (f"Nothing answers at {url}: is Asterisk running, with http.conf "
                 "<code>bindaddr</code>/<code>bindport</code> matching this URL?")
@@ -30,6 +51,10 @@ def explain(error: BaseException, url: str) -> str:
 
 class ConnectPanel(w.VBox):
     """Base URL, username, secret, encoding and auth; shows the server once connected.
+
+    The URL may be HTTP's (``http://127.0.0.1:8088``) or AMI's TCP port
+    (``tcp://127.0.0.1:5038``); the Auth choices follow it (cookie or digest; plain or md5),
+    and Encoding is rawman over TCP.
 
     ``panel.client`` is the connected :class:`~amikit.AMIClient` (None before), and each
     function added with ``on_connect`` is called with it.
@@ -52,8 +77,8 @@ class ConnectPanel(w.VBox):
         self.encoding = w.Dropdown(options=["rawman", "mxml"],
                                    value=client.encoding if client is not None else "rawman",
                                    description="Encoding")
-        self.auth = w.Dropdown(options=["cookie", "digest"],
-                               value=client.auth if client is not None else "cookie",
+        self.auth = w.Dropdown(options=_AUTHS[_kind(url)],
+                               value=client.auth if client is not None else _AUTHS[_kind(url)][0],
                                description="Auth")
         self.button = w.Button(description="Connect", button_style="primary", icon="plug")
         self.status = w.HTML()
@@ -61,8 +86,20 @@ class ConnectPanel(w.VBox):
         self.permitted: list[str] = []
         self._callbacks: list[Callable[[AMIClient], None]] = []
         self.button.on_click(lambda _: self.connect())
+        self.url.observe(lambda _: self._follow_url(), "value")
+        self._follow_url()
         super().__init__([self.url, self.username, self.secret, self.encoding, self.auth,
                           self.button, self.status])
+
+    def _follow_url(self) -> None:
+        """Offer the auth choices of the URL's kind; TCP has one encoding."""
+        choices = _AUTHS[_kind(self.url.value)]
+        if list(self.auth.options) != choices:
+            self.auth.options = choices
+            self.auth.value = choices[0]
+        if _kind(self.url.value) == "tcp":
+            self.encoding.value = "rawman"
+        self.encoding.disabled = _kind(self.url.value) == "tcp"
 
     def on_connect(self, callback: Callable[[AMIClient], None]) -> None:
         self._callbacks.append(callback)
@@ -74,8 +111,13 @@ class ConnectPanel(w.VBox):
                 and (url, self.username.value) == (template.url, template.username)):
             client = template.clone(encoding=self.encoding.value, auth=self.auth.value)
         else:
-            client = AMIClient(url, self.username.value, self.secret.value,
-                               encoding=self.encoding.value, auth=self.auth.value)
+            try:
+                client = AMIClient(url, self.username.value, self.secret.value,
+                                   encoding=self.encoding.value, auth=self.auth.value)
+            except ValueError as error:  # a URL the client cannot use
+                self.status.value = (f"<b style='color:#D55E00'>Not connected.</b> "
+                                     f"{html.escape(str(error))}")
+                return None
         try:
             client.login()
             settings = client.action("CoreSettings", check=False)

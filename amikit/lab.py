@@ -7,8 +7,10 @@ Every teaching notebook starts the same way::
     ami = pbx.client()             # an AMIClient, logged in at its first action
 
 With ``AMIKIT_URL`` set (and ``AMIKIT_USER``, ``AMIKIT_SECRET``; ``amikit lab`` and the
-Binder start script set them) it talks to that server; otherwise it starts the embedded
-simulator. The secret is never typed into a cell nor shown by a repr.
+Binder start script set them) it talks to that server, over HTTP (``http://host:8088``) or
+AMI's TCP port (``tcp://host:5038``); otherwise it starts the embedded simulator, which
+serves both (``pbx.client(tcp=True)`` for its TCP side). The secret is never typed into a
+cell nor shown by a repr.
 
 ``amikit lab`` runs the ``jupyter lab`` command of :func:`jupyter_lab_command`.
 """
@@ -42,9 +44,24 @@ class FoundPBX:
     simulator: Simulator | None = None
     spool: pathlib.Path | None = None
 
-    def client(self, **kwargs: Any) -> AMIClient:
-        """A new :class:`AMIClient` for this PBX (its own session)."""
-        return AMIClient(self.url, self.username, self._secret, **kwargs)
+    @property
+    def tcp_url(self) -> str | None:
+        """``tcp://host:port`` of this PBX's AMI over TCP, when known: ``AMIKIT_URL`` itself
+        when it is one, or the simulator's TCP port."""
+        if self.url.lower().startswith("tcp://"):
+            return self.url
+        return self.simulator.tcp_url if self.simulator is not None else None
+
+    def client(self, *, tcp: bool = False, **kwargs: Any) -> AMIClient:
+        """A new :class:`AMIClient` for this PBX (its own session); ``tcp=True`` for one
+        over AMI's TCP port (:attr:`tcp_url`) instead of :attr:`url`."""
+        url = self.url
+        if tcp:
+            if self.tcp_url is None:
+                raise AMIError(f"no TCP port known for {self.url}: set AMIKIT_URL to "
+                               "tcp://HOST:5038 to talk to this Asterisk over TCP")
+            url = self.tcp_url
+        return AMIClient(url, self.username, self._secret, **kwargs)
 
     def login_form(self) -> dict[str, str]:
         """The Login action's parameters, for sending Login by hand (never print them)."""
@@ -83,13 +100,13 @@ def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> FoundPBX:
             print(f"Using the Asterisk at {pbx.url} (from AMIKIT_URL) as {user!r}.")
         return pbx
     spool = pathlib.Path(spool_env or tempfile.mkdtemp(prefix="amikit-spool-"))
-    sim = Simulator(port=0, speed=speed, spool=spool).start()
+    sim = Simulator(port=0, tcp_port=0, speed=speed, spool=spool).start()
     if not spool_env:  # a temporary spool of our own: gone, after the simulator, at exit
         atexit.register(_remove_after, sim, spool)
     pbx = FoundPBX(sim.url, "hello", "world", simulator=sim, spool=spool)
     if not quiet:
-        print(f"No AMIKIT_URL set: started amikit's simulated Asterisk at {sim.url} "
-              f"(user 'hello', the book's example account; spool {spool}).")
+        print(f"No AMIKIT_URL set: started amikit's simulated Asterisk at {sim.url} and "
+              f"{sim.tcp_url} (user 'hello', the book's example account; spool {spool}).")
     return pbx
 
 

@@ -56,6 +56,14 @@ def test_find_pbx_starts_the_simulator(monkeypatch, capsys):
         real = amikit.find_pbx()
         assert not real.simulated and f"Using the Asterisk at {pbx.url}" in capsys.readouterr().out
         assert real.client().ping().ok
+        assert real.tcp_url is None
+        with pbx.client(tcp=True) as tcp:  # the simulator serves AMI over TCP too
+            assert tcp.ping().ok and tcp.banner.startswith("Asterisk Call Manager")
+        monkeypatch.setenv("AMIKIT_URL", pbx.tcp_url)
+        over_tcp = amikit.find_pbx(quiet=True)
+        assert over_tcp.tcp_url == pbx.tcp_url
+        with over_tcp.client() as ami:
+            assert ami.transport_kind == "tcp" and ami.ping()["Ping"] == "Pong"
         monkeypatch.delenv("AMIKIT_SECRET")
         with pytest.raises(AMIError, match="AMIKIT_SECRET"):
             amikit.find_pbx()

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Generic, Literal, Self, TypeVar, overload
@@ -253,6 +254,10 @@ class _Client:
             kind = AsyncTCPConnection if isinstance(self, AsyncAMIClient) else TCPConnection
             self._tcp = kind(host, port, shown=core.endpoint, max_events=core.max_events,
                              max_message=core.max_reply_bytes)
+            if kind is TCPConnection:
+                # a client dropped without close() must not leave its reader thread reading
+                # (and the server's session open) until the process ends
+                weakref.finalize(self, self._tcp.close)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
@@ -327,8 +332,9 @@ class _Client:
 
     @property
     def logged_in(self) -> bool:
-        """Whether this client's session is logged in (as far as the client knows)."""
-        return self._core.logged_in
+        """Whether this client's session is logged in (as far as the client knows; over
+        TCP the session ends with its connection)."""
+        return self._core.logged_in and (self._tcp is None or self._tcp.connected)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._core!r}>"

@@ -548,7 +548,7 @@ class SessionCore:
                   else _cookie_from(response.headers.get("set-cookie")))
         if cookie is not None:
             self._state.cookie = cookie
-        dropped = response.headers.get(DROPPED_HEADER, "0")
+        dropped = response.headers.get(DROPPED_HEADER, "0") if self.tcp else "0"
         if dropped != "0":
             self._gap(f"{dropped} events dropped unread: more came than the client holds "
                       f"(max_events={self.max_events}); read them more often or raise it")

@@ -145,7 +145,8 @@ class TCPConnection(_Base):
             # blocking from here on: the reader thread waits in recv for as long as it takes,
             # and writes are small (an action), so they do not block for long
             sock.settimeout(None)
-            link = self._new_link()
+            with self._changed:  # the old link's reader may still be finishing
+                link = self._new_link()
             self._sock = sock
             self._reader = threading.Thread(target=self._read, args=(sock, link),
                                             name=f"amikit-tcp-{self._count}", daemon=True)

@@ -71,6 +71,7 @@ class RecordedAMI:
         self.actions: list[list[Message]] = []  # per connection, what the client sent
         self.wire = bytearray()  # every byte the client wrote
         self._open: list[socket.socket] = []
+        self.hung_up = 0  # connections the client closed
         self._lock = threading.Lock()
         self._serving = True
         self._start(self._listener)
@@ -105,6 +106,7 @@ class RecordedAMI:
                     if close:
                         conn.close()
                         return
+            self.hung_up += 1
 
     def _answer(self, action: Message, authenticated: bool) -> tuple[bytes, bool, bool]:
         name = (action.name or "").lower()
@@ -228,6 +230,19 @@ def test_md5_login_sends_the_recorded_key_and_never_the_secret(fake):
     assert SECRET.encode() not in bytes(fake.wire)
 
 
+def test_a_client_dropped_without_close_hangs_up(fake):
+    import gc
+
+    ami = AMIClient(fake.url, "hello", SECRET)
+    ami.ping()
+    del ami
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while fake.hung_up == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.hung_up == 1
+
+
 def test_a_wrong_password_is_an_authentication_error(fake):
     with pytest.raises(AuthenticationError, match="Authentication failed") as caught:
         AMIClient(fake.url, "hello", "WRONG").login()
@@ -255,8 +270,9 @@ def test_a_lost_connection_is_opened_again_with_a_gap(fake):
         ami.ping()
         fake.drop()
         time.sleep(0.2)
+        assert not ami.logged_in  # the session ended with its connection
         assert ami.ping()["Ping"] == "Pong"
-        assert len(ami.gaps) == 1 and "connection lost" in ami.gaps[0].reason
+        assert ami.logged_in and len(ami.gaps) == 1 and "connection lost" in ami.gaps[0].reason
         # on the new connection: the Ping refused (not logged in there), Login, the Ping again
         assert [a.name for a in fake.actions[1][:3]] == ["Ping", "Login", "Ping"]
 

@@ -126,8 +126,27 @@ def test_tail_and_record_against_the_simulator(tmp_path):
         assert "world" not in out + err.replace("Hello world", "")
 
 
+def until(condition, what: str, seconds: float = 20) -> None:
+    import time
+
+    def holds() -> bool:
+        try:
+            return bool(condition())
+        except RuntimeError:  # a set the simulator's thread changed while it was read
+            return False
+
+    deadline = time.monotonic() + seconds
+    while not holds():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {seconds} s")
+        time.sleep(0.05)
+
+
 def test_send_and_record_over_tcp(tmp_path, monkeypatch, capsys):
-    import threading
+    import os
+    import signal
+    import subprocess
+    import sys
 
     from amikit import AMIClient, Simulator, read_events
 
@@ -143,22 +162,26 @@ def test_send_and_record_over_tcp(tmp_path, monkeypatch, capsys):
         assert main(["send", sim.tcp_url, "Ping", "--auth", "digest"]) == 2
         assert "'plain' or 'md5'" in capsys.readouterr().err
 
-        def make_calls():
-            import time
-
-            time.sleep(1.0)
+        # the calls are placed once the recorder is logged in, and it is stopped once it
+        # wrote them: no guessing how long a loaded machine takes to start Python
+        out_file = tmp_path / "tcp.jsonl"
+        env = {**os.environ, "AMIKIT_USER": "hello", "AMIKIT_SECRET": "world"}
+        proc = subprocess.Popen([sys.executable, "-m", "amikit.cli", "record", sim.tcp_url,
+                                 "-o", str(out_file)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            until(lambda: any(x.authenticated for x in list(sim.manager.streams)),
+                  "the recorder logged in")
             with AMIClient(sim.tcp_url, "hello", "world") as ami:
                 for _ in range(2):
                     ami.originate(Channel="Local/900@sets", Application="Wait", Data="1",
                                   Async=True)
-
-        caller = threading.Thread(target=make_calls)
-        caller.start()
-        out_file = tmp_path / "tcp.jsonl"
-        code, _, err = _run_cli(["record", sim.tcp_url, "-o", str(out_file)],
-                                {"AMIKIT_USER": "hello", "AMIKIT_SECRET": "world"}, 3)
-        caller.join()
-        assert code == 0 and "events recorded" in err
+            until(lambda: out_file.exists()
+                  and out_file.read_text().count('"Newchannel"') >= 4, "the calls recorded")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0 and "events recorded" in err
         df = read_events(out_file)
         assert (df["Event"] == "Newchannel").sum() >= 4
         assert df["Event"].iloc[0] == "FullyBooted"  # pushed after the TCP Login

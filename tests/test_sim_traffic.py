@@ -4,6 +4,7 @@ callers who join, get answered or abandon in the simulator, as the real captures
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Iterator
 
@@ -11,9 +12,10 @@ import pytest
 
 from amikit import AMIClient, Message, Simulator, parse_rawman
 from amikit.errors import AMIError
+from amikit.sim import traffic
 from amikit.sim.config import load_config
 from amikit.sim.dialplan import Dialplan
-from amikit.sim.traffic import arrivals, find_target, parse_rate
+from amikit.sim.traffic import TrafficError, arrivals, find_target, parse_rate
 from tests.conftest import capture_bytes
 
 MEMBERS = ("Local/210@sets/n", "Local/211@sets/n")
@@ -51,13 +53,31 @@ def test_patience_is_fixed_or_exponential_and_leaves_the_arrival_times_alone():
     assert statistics.fmean(patiences) == pytest.approx(45, rel=0.3)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"calls_per_minute": 0}, {"calls_per_minute": -1}, {"patience": -5},
-    {"patience": 10, "patience_distribution": "normal"},
-])
-def test_bad_arguments_are_refused_when_the_arrivals_are_made(kwargs):
-    with pytest.raises(ValueError):
+BAD_TRAFFIC = [
+    ({"calls_per_minute": 0}, "calls_per_minute must be a positive number"),
+    ({"calls_per_minute": -1}, "calls_per_minute must be a positive number"),
+    ({"calls_per_minute": float("nan")}, "calls_per_minute must be a positive number"),
+    ({"calls_per_minute": "6"}, "calls_per_minute must be a positive number"),
+    ({"patience": -5}, "patience must be a number of seconds, at least 0"),
+    ({"patience": "long"}, "patience must be a number of seconds, at least 0"),
+    ({"patience": 10, "patience_distribution": "normal"}, "'exponential' or 'fixed'"),
+    ({"minutes": 0}, "minutes must be a positive number"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD_TRAFFIC)
+def test_bad_arguments_are_refused_when_the_arrivals_are_made(kwargs, message):
+    with pytest.raises(TrafficError, match=message) as refused:
         arrivals(**{"calls_per_minute": 6, **kwargs})
+    # an amikit error (catch AMIError for them all) and still a ValueError
+    assert isinstance(refused.value, AMIError) and isinstance(refused.value, ValueError)
+
+
+def test_the_simulator_refuses_bad_traffic_with_an_amikit_error(sim):
+    with pytest.raises(TrafficError, match="calls_per_minute must be a positive number"):
+        sim.traffic("support", calls_per_minute=0)
+    with pytest.raises(AMIError, match="patience must be a number of seconds"):
+        sim.traffic("support", patience=-1)
 
 
 def test_callers_call_the_extension_that_runs_the_queue():
@@ -94,11 +114,28 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
-@pytest.fixture
-def ami(sim: Simulator) -> Iterator[AMIClient]:
+@pytest.fixture(scope="module")
+def slow_sim() -> Iterator[Simulator]:
+    """For tests that check times: at speed 4 a PBX second is a quarter of a second of wall
+    time, room enough for a loaded machine (at 40 it would be 25 ms)."""
+    with Simulator(port=0, speed=4, seed=7, pbx_timestamps=True) as simulator:
+        yield simulator
+
+
+def session(sim: Simulator) -> Iterator[AMIClient]:
     with AMIClient(sim.url, "hello", "world") as client:
         client.wait_event(0)
         yield client
+
+
+@pytest.fixture
+def ami(sim: Simulator) -> Iterator[AMIClient]:
+    yield from session(sim)
+
+
+@pytest.fixture
+def slow_ami(slow_sim: Simulator) -> Iterator[AMIClient]:
+    yield from session(slow_sim)
 
 
 def drain(ami: AMIClient) -> list[Message]:
@@ -141,11 +178,12 @@ def test_the_placed_callers_join_the_queue_and_are_answered(sim, ami):
         ("QueueCallerJoin", "QueueCallerLeave", "AgentConnect")}
 
 
-def test_impatient_callers_abandon_while_the_members_are_paused(sim, ami):
+def test_impatient_callers_abandon_while_the_members_are_paused(slow_sim, slow_ami):
+    sim, ami = slow_sim, slow_ami
     for member in MEMBERS:
         ami.action("QueuePause", Queue="support", Interface=member, Paused="true")
     try:
-        calls = sim.traffic("support", calls_per_minute=20, minutes=0.3, patience=3,
+        calls = sim.traffic("support", calls_per_minute=30, minutes=0.15, patience=3,
                             patience_distribution="fixed")
         assert calls.wait(60), calls
     finally:
@@ -157,15 +195,17 @@ def test_impatient_callers_abandon_while_the_members_are_paused(sim, ami):
     abandons = [e for e in events if e.name == "QueueCallerAbandon"]
     assert len(abandons) == calls.placed
     # three seconds of patience, counted from the arrival (the extension takes half a
-    # second to answer), give or take a busy machine
+    # second to answer): 2.5 s in the queue, give or take a busy machine (a PBX second is
+    # 250 ms of wall time at speed 4)
     assert {int(e["HoldTime"]) for e in abandons} <= {2, 3, 4}
 
 
-def test_pbx_timestamps_run_at_the_simulators_speed(sim, ami):
+def test_pbx_timestamps_run_at_the_simulators_speed(slow_sim, slow_ami):
+    sim, ami = slow_sim, slow_ami
     for member in MEMBERS:
         ami.action("QueuePause", Queue="support", Interface=member, Paused="true")
     try:
-        calls = sim.traffic("support", calls_per_minute=6, minutes=0.5, patience=8,
+        calls = sim.traffic("support", calls_per_minute=20, minutes=0.15, patience=8,
                             patience_distribution="fixed", seed=3)
         assert calls.wait(60), calls
     finally:
@@ -177,8 +217,56 @@ def test_pbx_timestamps_run_at_the_simulators_speed(sim, ami):
              if e.name == "QueueCallerAbandon"]
     assert waits, "no caller abandoned"
     # 8 PBX seconds of patience less the half second the extension takes to answer, in
-    # Timestamps as in HoldTime (in real time it took a fortieth of that: 0.2 s)
-    assert all(6 < wait < 10 for wait in waits), waits
+    # Timestamps as in HoldTime (in real time it took a quarter of that: 1.9 s); the
+    # 2.5 s either side is 625 ms of wall time at speed 4
+    assert all(5 < wait < 10 for wait in waits), waits
+
+
+def test_a_caller_out_of_patience_before_it_joins_gives_up_as_it_joins(sim, ami):
+    # patience 0 runs out while the extension is still answering (half a second): the
+    # caller is woken when it joins the queue, and hangs up at once, before any agent
+    calls = sim.traffic("support", calls_per_minute=30, minutes=0.1, patience=0,
+                        patience_distribution="fixed", seed=5)
+    assert calls.wait(60), calls
+    events = drain(ami)
+    assert calls.placed >= 1 and calls.abandoned == calls.placed == calls.ended
+    assert set(map(tuple, stays(events).values())) == {tuple(recorded_abandon())}
+    assert {e["HoldTime"] for e in events if e.name == "QueueCallerAbandon"} == {"0"}
+
+
+def traffic_timers(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Timers the callers' tasks set on the simulator's loop from now on (each one a wake-up),
+    by the name of the traffic function that set them; the arrivals' own are left out."""
+    timers: list[str] = []
+    loop = sim._loop
+    assert loop is not None
+    real = loop.call_at
+
+    def call_at(when, callback, *args, **kwargs):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == traffic.__file__:
+                if frame.f_code.co_name != "_run":
+                    timers.append(frame.f_code.co_name)
+                break
+            frame = frame.f_back
+        return real(when, callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", call_at)
+    return timers
+
+
+def test_a_live_caller_sleeps_until_its_call_ends(sim, monkeypatch):
+    timers = traffic_timers(sim, monkeypatch)
+    # 600 answers and hangs up 30 PBX seconds later, with no queue: the callers' patience
+    # (2 s) ends long before, and they wait for the hangup
+    calls = sim.traffic(None, calls_per_minute=60, minutes=0.05, patience=2,
+                        patience_distribution="fixed", exten="600", seed=3)
+    assert calls.wait(60), calls
+    assert calls.placed >= 1 and calls.ended == calls.placed and calls.abandoned == 0
+    # a caller's timers are its patience and its dialing's, not one per PBX second of its
+    # call (which made some 30 each, and 360 a second a call at speed 360)
+    assert len(timers) <= 4 * calls.placed, timers
 
 
 def test_stop_ends_the_arrivals(sim, ami):

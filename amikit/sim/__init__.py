@@ -318,7 +318,9 @@ class Simulator:
             seed: makes the arrivals and patience reproducible (default: the simulator's).
             exten, context: call this extension instead of the queue's.
 
-        All times are PBX time: at ``speed=60`` an hour of callers arrives in a minute.
+        All times are PBX time: at ``speed=60`` an hour of callers arrives in a minute. A
+        rate, patience or ``minutes`` out of range raises
+        :class:`~amikit.sim.traffic.TrafficError` (an AMIError and a ValueError).
 
             >>> with Simulator(port=0, speed=100, seed=1) as sim:
             ...     calls = sim.traffic("support", calls_per_minute=6, minutes=1)

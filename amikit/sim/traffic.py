@@ -18,6 +18,9 @@
   A caller whose patience ends before its extension has put it in the queue (the lab's
   400 answers first, half a second) gives up as soon as it joins; one an agent answered
   stays to the end.
+- **Waiting** costs nothing while a call goes on: a caller's task sleeps until its
+  patience ends, its channel hangs up or it joins a queue (the ``Hangup`` and
+  ``QueueCallerJoin`` events wake it), never polling the PBX.
 - **Agents** answer as the dialplan and ``queues.conf`` make them; nothing here plays them.
 
 Every time is PBX time: ``Simulator(speed=60)`` plays an hour of traffic in a minute.
@@ -36,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import numbers
 import random
 import re
 import threading
@@ -44,6 +48,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from amikit.errors import AMIError
+from amikit.sim.events import Event
 from amikit.sim.pbx_actions import hangup_channel
 
 if TYPE_CHECKING:
@@ -51,15 +56,19 @@ if TYPE_CHECKING:
     from amikit.sim.dialplan import Dialplan
     from amikit.sim.pbx import PBX
 
-__all__ = ["Arrival", "Traffic", "arrivals", "find_target", "parse_rate"]
+__all__ = ["Arrival", "Traffic", "TrafficError", "arrivals", "find_target", "parse_rate"]
 
 PatienceDistribution = Literal["exponential", "fixed"]
 #: Seconds a caller's extension may take to answer: the Originate action's default timeout.
 RING_TIMEOUT = 30.0
-#: How often (PBX seconds) a caller's task looks whether its call has ended.
-POLL = 1.0
+#: The events that wake a caller's task: its call ended, or it joined a queue.
+WAKING_EVENTS = frozenset({"Hangup", "QueueCallerJoin"})
 #: Callers are numbered from here (CallerIDNum 5550001, 5550002 …), a made-up range.
 FIRST_NUMBER = 5550000
+
+
+class TrafficError(AMIError, ValueError):
+    """Traffic amikit cannot make: a rate, patience or distribution out of range."""
 
 
 @dataclass(frozen=True)
@@ -85,15 +94,31 @@ def arrivals(calls_per_minute: float, minutes: float | None = None, *,
         626
         >>> next(arrivals(6, seed=7)) == next(arrivals(6, seed=7))
         True
+        >>> arrivals(0)
+        Traceback (most recent call last):
+        ...
+        amikit.sim.traffic.TrafficError: calls_per_minute must be a positive number of calls a minute, not 0
+
+    Bad arguments raise :class:`TrafficError` (an :class:`~amikit.errors.AMIError` and a
+    ValueError).
     """
-    if not calls_per_minute > 0:
-        raise ValueError(f"calls_per_minute must be positive, not {calls_per_minute!r}")
-    if patience is not None and patience < 0:
-        raise ValueError(f"patience must be at least 0 seconds, not {patience!r}")
+    if not _number(calls_per_minute) or not calls_per_minute > 0:
+        raise TrafficError("calls_per_minute must be a positive number of calls a minute, "
+                           f"not {calls_per_minute!r}")
+    if patience is not None and (not _number(patience) or not patience >= 0):
+        raise TrafficError("patience must be a number of seconds, at least 0 (or None: never "
+                           f"give up), not {patience!r}")
     if patience_distribution not in ("exponential", "fixed"):
-        raise ValueError("patience_distribution must be 'exponential' or 'fixed', "
-                         f"not {patience_distribution!r}")
+        raise TrafficError("patience_distribution must be 'exponential' or 'fixed', "
+                           f"not {patience_distribution!r}")
+    if minutes is not None and (not _number(minutes) or not minutes > 0):
+        raise TrafficError("minutes must be a positive number of minutes (or None: until "
+                           f"stopped), not {minutes!r}")
     return _poisson(calls_per_minute, minutes, patience, patience_distribution, seed)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _poisson(calls_per_minute: float, minutes: float | None, patience: float | None,
@@ -190,6 +215,8 @@ class Traffic:
         self._plan = iter(plan)
         self._stopping = False
         self._wake: asyncio.Event | None = None
+        #: a live caller's wake-up, under the names of both halves of its call
+        self._callers: dict[str, asyncio.Event] = {}
         self._finished = threading.Event()
         self._error: BaseException | None = None
         self._numbers = itertools.count(1)
@@ -228,11 +255,20 @@ class Traffic:
         if self._wake is not None:
             self._wake.set()
 
+    def _heard(self, event: Event) -> None:
+        """A bus listener: wake the caller whose channel hung up or joined a queue."""
+        if event.name in WAKING_EVENTS:
+            name = next((value for header, value in event.headers if header == "Channel"), "")
+            wake = self._callers.get(name)
+            if wake is not None:
+                wake.set()
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         start = loop.time()
         calls: set[asyncio.Task[object]] = set()
+        self.pbx.bus.listeners.append(self._heard)
         try:
             for arrival in self._plan:
                 delay = start + arrival.at / self.pbx.speed - loop.time()
@@ -250,11 +286,14 @@ class Traffic:
             self._error = exc
             raise
         finally:
+            with contextlib.suppress(ValueError):
+                self.pbx.bus.listeners.remove(self._heard)
             self._finished.set()
 
     async def _call(self, number: int, arrival: Arrival) -> None:
         pbx = self.pbx
         self.placed += 1
+        arrived = asyncio.get_running_loop().time()
         try:
             status, chan = await pbx.dial.originate(
                 self.channel, context=None, exten=None, priority=1, app="Echo", data="",
@@ -263,20 +302,41 @@ class Traffic:
             if status != "ANSWER" or chan is None:
                 self.failed += 1
                 return
-            if arrival.patience is not None:
-                await pbx.sleep(arrival.patience)
-                # a caller not in the queue yet (its extension still answering) gives up as
-                # soon as it is; one already answered by an agent stays
-                while not chan.dead and _queued(chan).bridge is None:
-                    if pbx.queues.is_waiting(chan):
-                        hangup_channel(pbx, _queued(chan))
-                        self.abandoned += 1
-                        break
-                    await pbx.sleep(POLL)
-            while not chan.dead:
-                await pbx.sleep(POLL)
+            names = [chan.name] + ([chan.peer.name] if chan.peer is not None else [])
+            wake = asyncio.Event()
+            for name in names:
+                self._callers[name] = wake
+            try:
+                give_up = None if arrival.patience is None else (
+                    arrived + arrival.patience / pbx.speed)
+                await self._stay(chan, give_up, wake)
+            finally:
+                for name in names:
+                    self._callers.pop(name, None)
         finally:
             self.ended += 1
+
+    async def _stay(self, chan: Channel, give_up: float | None, wake: asyncio.Event) -> None:
+        """Until the call ends (``wake`` is set at its hangup and when it joins a queue); a
+        caller whose patience has ended (at the loop's time ``give_up``) hangs up once it
+        waits unanswered in a queue."""
+        loop = asyncio.get_running_loop()
+        impatient = False
+        while not chan.dead:
+            if give_up is not None and loop.time() >= give_up:
+                give_up, impatient = None, True
+            if impatient:
+                if _queued(chan).bridge is not None:  # an agent answered: it stays to the end
+                    impatient = False
+                elif self.pbx.queues.is_waiting(chan):
+                    hangup_channel(self.pbx, _queued(chan))
+                    self.abandoned += 1
+                    impatient = False
+                # else not in the queue yet (its extension still answering): woken as it joins
+            wake.clear()
+            timeout = None if give_up is None else give_up - loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
 
 
 def _queued(chan: Channel) -> Channel:

@@ -88,6 +88,21 @@ def test_wrapup_time_keeps_a_member_from_ringing():
     member.wrapuptime, member.lastcall = 10, 100
     assert [m.name for m in queue.ringable(105)] == ["Agent211"]
     assert len(queue.ringable(111)) == 2
+    # wrap-up is PBX time: at speed 10, 1.5 wall seconds are 15 PBX seconds
+    assert len(queue.ringable(101.5, speed=10)) == 2
+    assert len(queue.ringable(100.5, speed=10)) == 1
+
+
+def test_a_members_wrapup_is_its_own_else_the_queues():
+    queue = Queue.from_section(read_conf(
+        "[q]\nmember => Local/1@a/n,0,A\nwrapuptime = 5\nringinuse = no")[0], "queues.conf")
+    member = queue.members["local/1@a/n"]
+    # reload_single_queue reads the parameters before the members, wherever they stand
+    assert (queue.wrapuptime_of(member), member.wrapuptime, member.ringinuse) == (5, 0, False)
+    assert dict(member.blob("q"))["Wrapuptime"] == "0"  # the member's own, as QueueMember shows
+    ringinuse = Queue.from_section(read_conf(
+        "[q]\nringinuse = no\nmember => Local/1@a/n,0,A,,yes")[0], "queues.conf")
+    assert ringinuse.members["local/1@a/n"].ringinuse
 
 
 @pytest.mark.parametrize(("text", "joinempty", "expected"), [
@@ -113,7 +128,8 @@ def test_statistics_after_a_reset_are_as_recorded():
     reply = parse_rawman(capture_bytes("21_queue_conference_actions/029_queuestatus_after.body.bin"))
     recorded = next(m for m in reply if m.name == "QueueParams")
     queue = lab_queue()
-    queue.record(hold=3, talk=3)
+    queue.completed_call(3, queue.connected(0))
+    queue.abandoned_call(5)
     queue.reset()
     assert [("Event", "QueueParams"), *queue.params()] == list(recorded.headers)
 
@@ -124,3 +140,48 @@ def test_bad_configuration_names_the_file_and_line():
                            "queues.conf")
     with pytest.raises(ConfigError, match="needs an interface"):
         Queue.from_section(read_conf("[q]\nmember => 210")[0], "queues.conf")
+
+
+def test_service_levels_and_averages_as_the_recorded_queue_shows_them():
+    # 21_queue_conference_actions/010: ServiceLevel 0, Completed 24, Abandoned 7,
+    # ServicelevelPerf 70.8 (17 of 24 answered within 0 s), ServicelevelPerf2 54.8 (17 of 31)
+    reply = parse_rawman(capture_bytes(
+        "21_queue_conference_actions/010_queuestatus_caller_waiting.body.bin"))
+    real = next(m for m in reply if m.name == "QueueParams")
+    queue = lab_queue()
+    for hold in [0] * 17 + [1] * 7:
+        queue.completed_call(3, queue.connected(hold))
+    for _ in range(7):
+        queue.abandoned_call(4)
+    got = dict(queue.params())
+    for name in ("ServiceLevel", "Completed", "Abandoned", "ServicelevelPerf",
+                 "ServicelevelPerf2", "TalkTime"):
+        assert got[name] == real[name], name
+
+
+def test_running_averages_are_app_queues_integer_ones():
+    queue = lab_queue()
+    queue.completed_call(3, queue.connected(0))
+    assert (queue.talktime, queue.holdtime) == (3, 0)  # update_queue: the first call as it is
+    queue.completed_call(7, queue.connected(8))
+    assert (queue.talktime, queue.holdtime) == ((3 * 3 + 7) >> 2, (0 * 3 + 8) >> 2)
+
+
+def test_unknown_empty_conditions_are_ignored_not_emptied():
+    assert parse_empty("paused,bogus", joinempty=True) == {"paused"}
+
+
+def test_a_linear_queue_lists_members_as_added():
+    section = read_conf(LAB.replace("strategy = ringall", "strategy = linear"))[1]
+    queue = Queue.from_section(section, "queues.conf", now=0)
+    assert [m.name for m in queue.ordered()] == ["Agent210", "Agent211"]
+
+
+def test_only_in_use_counts_as_in_use_for_emptiness():
+    queue = lab_queue()
+    for member in queue.members.values():
+        member.status = 3  # BUSY: get_member_status excludes only AST_DEVICE_INUSE under inuse
+    assert not queue.empty(frozenset({"inuse"}))
+    for member in queue.members.values():
+        member.status = 2
+    assert queue.empty(frozenset({"inuse"}))

@@ -118,6 +118,7 @@ class Channel:
     connected_num: str = ""
     connected_name: str = ""
     language: str = "en"
+    musicclass: str = ""  # CHANNEL(musicclass): music on hold prefers it to any other
     accountcode: str = ""
     appl: str = ""
     data: str = ""

@@ -275,16 +275,12 @@ class Dialer:
             return None
         answer_time = time.monotonic()
         pbx.answer(chan)
-        bridge = Bridge(pbx.bridge_id())
-        pbx.emit("BridgeCreate", perms.CALL, bridge.block())
+        bridge = self.create_bridge()
         # The caller's own dialer (an Originate's) reports before the members enter the bridge,
         # as the OriginateResponse comes before the BridgeEnters in 20_behaviour/dial_cause21.
         await asyncio.sleep(0)
         pbx.publish(callee)
-        for member in (callee, chan):
-            self.enter(bridge, member)
-        pbx.varset(callee, "BRIDGEPEER", chan.name)
-        pbx.varset(chan, "BRIDGEPEER", callee.name)
+        self.join(bridge, callee, chan)
         try:
             await bridge.ended.wait()
         except asyncio.CancelledError:  # the caller was hung up while bridged
@@ -292,8 +288,7 @@ class Dialer:
             self._bridge_ended(chan, started, answer_time)
             raise
         if chan.goto is not None or callee.goto is not None:
-            for member in (callee, chan):
-                pbx.varset(member, "BRIDGEPEER", "")
+            self.clear_peers(callee, chan)
             self.leave(chan)
             # the CDR of the bridged call ends here; the redirected dialplan starts another
             chan.cdr_segments.append((chan.cdr_peer, chan.cdr_app))
@@ -322,9 +317,8 @@ class Dialer:
         A member the bridge ends under, with no cause of its own yet, ends with a normal
         clearing (16), whoever left first (20_behaviour/dial_cause21, 05_originate/200).
         """
+        self.clear_peers(first, other)
         for member in (first, other):
-            if not member.dead:
-                self.pbx.varset(member, "BRIDGEPEER", "")
             if not member.hangupcause:
                 member.hangupcause = 16
         for member in (first, other):
@@ -343,6 +337,26 @@ class Dialer:
         elif not callee.dead:
             self.pbx.spawn(self.pbx.hangup(callee))
         self.destroy(bridge)
+
+    def create_bridge(self) -> Bridge:
+        """``ast_bridge_basic_new``: a two-party bridge and its BridgeCreate."""
+        bridge = Bridge(self.pbx.bridge_id())
+        self.pbx.emit("BridgeCreate", perms.CALL, bridge.block())
+        return bridge
+
+    def join(self, bridge: Bridge, callee: Channel, caller: Channel) -> None:
+        """Both parties enter, the callee first, then each learns the other's name
+        (``set_bridge_peer_vars_2party``: BRIDGEPEER)."""
+        for member in (callee, caller):
+            self.enter(bridge, member)
+        self.pbx.varset(callee, "BRIDGEPEER", caller.name)
+        self.pbx.varset(caller, "BRIDGEPEER", callee.name)
+
+    def clear_peers(self, *members: Channel) -> None:
+        """The bridge is breaking up: BRIDGEPEER is emptied on every member still there."""
+        for member in members:
+            if not member.dead:
+                self.pbx.varset(member, "BRIDGEPEER", "")
 
     def enter(self, bridge: Bridge, chan: Channel) -> None:
         bridge.members.append(chan)

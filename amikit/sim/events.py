@@ -79,11 +79,13 @@ class EventBus:
         self.published = 0
         self.listeners: list[Callable[[Event], None]] = []
 
-    def publish(self, name: str, klass: int, body: Pairs) -> Event:
-        """Send an event to every session: ``Event``, ``Privilege``, ``Timestamp``, body."""
+    def publish(self, name: str, klass: int, body: Pairs, *, at: float | None = None) -> Event:
+        """Send an event to every session: ``Event``, ``Privilege``, ``Timestamp``, body.
+
+        ``at``: when it happened (the bus's clock), for an event delivered later than that."""
         headers = [("Event", name), ("Privilege", privilege(klass))]
         if self.timestamps:
-            headers.append(("Timestamp", f"{self.clock():.6f}"))
+            headers.append(("Timestamp", f"{self.clock() if at is None else at:.6f}"))
         headers.extend(body)
         event = Event(name, klass, headers)
         self.published += 1

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from typing import TYPE_CHECKING
 
 from amikit.sim import perms
@@ -20,21 +22,27 @@ if TYPE_CHECKING:
 
 __all__ = ["MusicOnHold"]
 
+log = logging.getLogger("amikit.sim")
+
 
 class MusicOnHold:
     """The PBX's music on hold: which channel hears which class."""
 
     def __init__(self, pbx: PBX) -> None:
         self.pbx = pbx
-        self.classes = [s.name for s in pbx.config.musiconhold if s.name != "general"]
+        self.classes = {s.name for s in pbx.config.musiconhold if s.name != "general"} | {"default"}
         self.playing: dict[str, str] = {}  # channel name -> class
         pbx.apps.update({"musiconhold": self.music_on_hold,
                          "startmusiconhold": self.start_app, "stopmusiconhold": self.stop_app})
 
     def start(self, chan: Channel, klass: str = "") -> None:
-        """``local_ast_moh_start``: the channel hears ``klass`` (its ``musicclass``, else
-        ``default``)."""
-        klass = klass or chan.variables.get("MUSICCLASS", "") or "default"
+        """``local_ast_moh_start``: the channel hears its own ``CHANNEL(musicclass)``, else
+        ``klass``, else ``default``; a class musiconhold.conf does not have is ``default``."""
+        klass = chan.musicclass or klass or "default"
+        if klass not in self.classes:
+            log.warning("music on hold class %r is not in musiconhold.conf; using default",
+                        klass)
+            klass = "default"
         if chan.name in self.playing:
             self.stop(chan)
         self.playing[chan.name] = klass
@@ -52,10 +60,13 @@ class MusicOnHold:
         args = split_args(data)
         klass = args[0].strip()
         duration = args[1].strip() if len(args) > 1 else ""
+        seconds = re.match(r"\s*[+-]?\d+", duration)  # sscanf("%30d"), else for ever
+        if duration and not seconds:
+            log.warning("invalid MusicOnHold duration %r; waiting indefinitely", duration)
         self.start(chan, klass)
         try:
-            if duration:
-                await self.pbx.sleep(float(duration))
+            if seconds and int(seconds.group()) > 0:
+                await self.pbx.sleep(int(seconds.group()))
             else:
                 await asyncio.get_running_loop().create_future()
         finally:

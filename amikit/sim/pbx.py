@@ -89,8 +89,8 @@ class PBX:
         self.conferences = confbridge.Conferences(self)
 
     # -- plumbing --------------------------------------------------------------------
-    def emit(self, name: str, klass: int, body: Pairs) -> None:
-        self.bus.publish(name, klass, body)
+    def emit(self, name: str, klass: int, body: Pairs, *, at: float | None = None) -> None:
+        self.bus.publish(name, klass, body, at=at)
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of PBX time (``speed`` times faster than real time)."""
@@ -296,7 +296,13 @@ class PBX:
             log.info("application %s is not simulated; %s hangs up", app, chan.name)
             return HANGUP
         self.set_app(chan, app, data)
-        return await handler(chan, data)
+        try:
+            return await handler(chan, data)
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:  # a simulator bug must not leave a channel that never hangs up
+            log.exception("application %s(%s) failed on %s; it hangs up", app, data, chan.name)
+            return HANGUP
 
     async def _pbx(self, chan: Channel) -> None:
         """``__ast_pbx_run``."""

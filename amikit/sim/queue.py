@@ -35,15 +35,17 @@ from typing import TYPE_CHECKING
 
 from amikit.sim import perms
 from amikit.sim.channel import HANGUP, UP, Bridge, Channel
-from amikit.sim.dialplan import split_args
-from amikit.sim.queue_model import DEVICE_STATES, Caller, Member, Queue
+from amikit.sim.dialplan import atoi, split_args
+from amikit.sim.queue_model import DEVICE_STATES, INVALID, NOT_INUSE, Caller, Member, Queue
 
 if TYPE_CHECKING:
     from amikit.sim.pbx import PBX
 
 __all__ = ["Queues"]
 
-FORWARD_DELAY = 0.25  # seconds; long enough that a quick series of actions is answered first
+# wall-clock seconds: an approximation of the forwarder's hop, long enough that a quick series
+# of actions is answered first on a loaded machine too (all five runs of queue_actions)
+FORWARD_DELAY = 0.25
 RECHECK = 1.0  # wait_our_turn polls this often (seconds)
 ANSWERED_ELSEWHERE = 26
 TIME_VARIABLES = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT",
@@ -71,8 +73,9 @@ class Queues:
         tech, _, rest = member.device.partition("/")
         if tech.lower() == "local":
             exten, _, context = rest.partition("@")
-            return 1 if self.pbx.dialplan.exists(context or "default", exten) else 4
-        return 1 if rest in self.pbx.config.endpoints else 4
+            exists = self.pbx.dialplan.exists(context or "default", exten)
+            return NOT_INUSE if exists else INVALID
+        return NOT_INUSE if rest in self.pbx.config.endpoints else INVALID
 
     # -- members' events -------------------------------------------------------------
     def member_event(self, name: str, queue: Queue, member: Member, *, forwarded: bool = False
@@ -81,9 +84,10 @@ class Queues:
         through app_queue's topic forwarder (``stasis_forward_all``) after the action's
         reply (``20_behaviour/queue_actions``: every reply comes before the first event)."""
         body = member.blob(queue.name)
-        if forwarded:
-            asyncio.get_running_loop().call_later(FORWARD_DELAY, self.pbx.emit, name,
-                                                  perms.AGENT, body)
+        if forwarded:  # stamped when it happened, delivered a moment later
+            at = self.pbx.bus.clock()
+            asyncio.get_running_loop().call_later(
+                FORWARD_DELAY, lambda: self.pbx.emit(name, perms.AGENT, body, at=at))
         else:
             self.pbx.emit(name, perms.AGENT, body)
 
@@ -102,6 +106,11 @@ class Queues:
                     member.status = status
                     self.member_event("QueueMemberStatus", queue, member)
 
+    def find(self, name: str) -> Queue | None:
+        """A queue by name, in any case (app_queue compares names with ``strcasecmp``)."""
+        return self.queues.get(name) or next(
+            (q for q in self.queues.values() if q.name.lower() == name.lower()), None)
+
     def is_waiting(self, chan: Channel) -> bool:
         """Whether ``chan`` (or, for a Local ``;1``, its ``;2``) waits in a queue unanswered."""
         names = {chan.name, chan.peer.name if chan.peer is not None else ""}
@@ -112,9 +121,10 @@ class Queues:
         """``queue_exec``: ``Queue(name[,options[,URL[,announce[,timeout]]]])``."""
         pbx = self.pbx
         args = [a.strip() for a in split_args(data)] + [""] * 5
-        queue = self.queues.get(args[0])
+        queue = self.find(args[0])
         options = args[1]
-        deadline = time.time() + float(args[4]) / pbx.speed if args[4] else None
+        # queue_exec: expire = start + atoi(timeout), so a timeout that is no number is 0
+        deadline = time.time() + atoi(args[4]) / pbx.speed if args[4] else None
         for name in TIME_VARIABLES:
             pbx.varset(chan, name, "")
         if queue is None:
@@ -123,7 +133,7 @@ class Queues:
         if queue.maxlen and len(queue.callers) >= queue.maxlen:
             pbx.varset(chan, "QUEUESTATUS", "FULL")
             return None
-        if queue.empty(queue.joinempty):
+        if queue.empty(queue.joinempty, time.time(), pbx.speed):
             pbx.varset(chan, "QUEUESTATUS", "JOINEMPTY")
             return None
         caller = Caller(chan.name, time.time(), len(queue.callers) + 1)
@@ -141,7 +151,10 @@ class Queues:
                 self._abandon(queue, caller, chan)
             raise
         if status == "CONNECTED":
-            return None if "c" in options.lower() else HANGUP
+            if "c" not in options:  # the 'c' option: go on in the dialplan
+                return HANGUP
+            pbx.varset(chan, "QUEUESTATUS", "CONTINUE")
+            return None
         self._abandon(queue, caller, chan, status)
         return None
 
@@ -177,7 +190,7 @@ class Queues:
         pbx.varset(chan, "ANSWEREDTIME_MS", "0")
         if chan.goto is None:
             pbx.varset(chan, "ABANDONED", "TRUE")
-            queue.record(hold=_elapsed(self.pbx, caller.joined), talk=None)
+            queue.abandoned_call(int(_elapsed(self.pbx, caller.joined)))
             pbx.emit("QueueCallerAbandon", perms.AGENT, [
                 *chan.state_headers(), ("Queue", queue.name),
                 ("Position", str(queue.position_of(caller.channel))),
@@ -203,11 +216,11 @@ class _Call:
         while True:
             if deadline is not None and time.time() >= deadline:
                 return "TIMEOUT"
-            if queue.empty(queue.leavewhenempty):
+            if queue.empty(queue.leavewhenempty, time.time(), pbx.speed):
                 return "LEAVEEMPTY"
             members = self._turn()
             if not members:
-                await pbx.sleep(_until(deadline, RECHECK * 1.0, pbx.speed))
+                await pbx.sleep(_until(deadline, RECHECK, pbx.speed))
                 continue
             answered = await self._ring(members, deadline)
             if answered is not None:
@@ -219,7 +232,7 @@ class _Call:
         """``is_our_turn`` and ``ring_one``: whom to ring, when it is this caller's turn."""
         queue = self.queue
         now = time.time()
-        ringable = queue.ringable(now)
+        ringable = queue.ringable(now, self.pbx.speed)
         available = 1 if queue.strategy == "ringall" and ringable else len(ringable)
         if queue.position_of(self.caller.channel) > available:
             return []
@@ -247,16 +260,19 @@ class _Call:
                 self.ringing[callee] = (member, time.time())
             else:
                 await pbx.hangup(callee)
-        timeout = self.queue.timeout
+        # try_calling: a member timeout of 0 rings until the caller's own time is up
+        timeout = self.queue.timeout or None
         if deadline is not None:
-            timeout = min(timeout, max(0.0, (deadline - time.time()) * pbx.speed))
-        end = started + timeout / pbx.speed
+            left = max(0.0, (deadline - time.time()) * pbx.speed)
+            timeout = left if timeout is None else min(timeout, left)
+        end = None if timeout is None else started + timeout / pbx.speed
         while self.ringing:
             futures = {callee.outcome: callee for callee in self.ringing
                        if callee.outcome is not None}
             if not futures:
                 break
-            done, _ = await asyncio.wait(list(futures), timeout=max(0.0, end - time.time()),
+            wait = None if end is None else max(0.0, end - time.time())
+            done, _ = await asyncio.wait(list(futures), timeout=wait,
                                          return_when=asyncio.FIRST_COMPLETED)
             if not done:
                 break
@@ -266,8 +282,8 @@ class _Call:
                     member, rung = self.ringing.pop(callee)
                     return member, callee, rung
                 await self._failed(callee, future.result())
-        for callee in list(self.ringing):
-            await self._failed(callee, "NOANSWER")
+        for callee in list(self.ringing):  # rna(orig, …): the whole ring timeout
+            await self._failed(callee, "NOANSWER", ring_ms=int((timeout or 0) * 1000))
         return None
 
     def _called(self, member: Member, callee: Channel) -> None:
@@ -276,8 +292,9 @@ class _Call:
             ("Queue", self.queue.name), ("Interface", member.interface),
             ("MemberName", member.name)])
 
-    async def _failed(self, callee: Channel, status: str) -> None:
-        """``rna``: a member that did not answer (no answer in time, busy, gone)."""
+    async def _failed(self, callee: Channel, status: str, ring_ms: int | None = None) -> None:
+        """``rna``: a member that did not answer (no answer in time, busy, gone); its
+        RingTime is the ring timeout, or how long it rang before it refused."""
         member, rung = self.ringing.pop(callee)
         member.ringing = False
         callee.outcome = None
@@ -285,7 +302,8 @@ class _Call:
             *self.chan.state_headers(), *callee.state_headers("Dest"),
             ("Queue", self.queue.name), ("Interface", member.interface),
             ("MemberName", member.name),
-            ("RingTime", str(int(_elapsed(self.pbx, rung) * 1000)))])
+            ("RingTime", str(int(_elapsed(self.pbx, rung) * 1000) if ring_ms is None
+                             else ring_ms))])
         self.pbx.dial.dial_end(callee, self.chan, status)
         await self.pbx.hangup(callee)
 
@@ -310,8 +328,13 @@ class _Call:
         callee.dialstatus = "ANSWER"
         pbx.set_state(callee, UP)
         pbx.dial.dial_end(callee, chan, "ANSWER")
-        await self.stop_ringing(ANSWERED_ELSEWHERE)
+        try:
+            await self.stop_ringing(ANSWERED_ELSEWHERE)
+        except asyncio.CancelledError:  # the caller went meanwhile: so does the one who answered
+            await pbx.hangup(callee)
+            raise
         hold = int(_elapsed(pbx, caller.joined))
+        in_sl = queue.connected(hold)
         queues.leave_queue(queue, caller, chan)
         pbx.varset(chan, "QUEUEWAIT", str(hold))
         pbx.varset(chan, "QUEUEWAIT_MS", str(hold * 1000))
@@ -322,28 +345,22 @@ class _Call:
             ("HoldTime", str(hold)), ("RingTime", str(ring_time))])
         member.in_call = True
         connected = time.time()
-        bridge = self.bridge = Bridge(pbx.bridge_id())
-        pbx.emit("BridgeCreate", perms.CALL, bridge.block())
-        for party in (callee, chan):
-            pbx.dial.enter(bridge, party)
-        pbx.varset(callee, "BRIDGEPEER", chan.name)
-        pbx.varset(chan, "BRIDGEPEER", callee.name)
+        bridge = self.bridge = pbx.dial.create_bridge()
+        pbx.dial.join(bridge, callee, chan)
         try:
             await bridge.ended.wait()
         except asyncio.CancelledError:
-            await self._complete(member, callee, hold, connected, "caller")
+            await self._complete(member, callee, hold, connected, "caller", in_sl)
             raise
         reason = "caller" if chan.softhangup else "agent"
-        await self._complete(member, callee, hold, connected, reason)
+        await self._complete(member, callee, hold, connected, reason, in_sl)
 
     async def _complete(self, member: Member, callee: Channel, hold: int, connected: float,
-                        reason: str) -> None:
+                        reason: str, in_sl: bool) -> None:
         pbx, chan, queue = self.pbx, self.chan, self.queue
         bridge = self.bridge
         assert bridge is not None
-        for party in (callee, chan):
-            if not party.dead:
-                pbx.varset(party, "BRIDGEPEER", "")
+        pbx.dial.clear_peers(callee, chan)
         for party in (callee, chan):
             pbx.dial.leave(party)
         talk = _elapsed(pbx, connected)
@@ -354,7 +371,7 @@ class _Call:
         member.in_call = False
         member.calls += 1
         member.lastcall = time.time()
-        queue.record(hold=hold, talk=talk)
+        queue.completed_call(int(talk), in_sl)
         if not callee.hangupcause:
             callee.hangupcause = 16
         if not chan.hangupcause:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from amikit.protocol import is_true
-from amikit.sim.queue_model import Member, Queue
+from amikit.protocol import is_false, is_true
+from amikit.sim.queue_model import INVALID, NOT_INUSE, UNAVAILABLE, UNKNOWN, Member, Queue
 from amikit.sim.replies import Pairs, error, header, list_reply, response
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["QueueActions", "queue_show"]
 
-FALSE_WORDS = ("no", "false", "n", "f", "0", "off")
 #: ``ast_devstate_str``: a member's device state as ``queue show`` words it.
 STATE_WORDS = {0: "Unknown", 1: "Not in use", 2: "In use", 3: "Busy", 4: "Invalid",
                5: "Unavailable", 6: "Ringing", 7: "Ring+Inuse", 8: "On Hold"}
@@ -85,8 +84,10 @@ class QueueActions:
         tail = [("ActionID", action_id)] if action_id else []
         items: list[Pairs] = []
         for queue in self._selected(msg):
-            present = [m for m in queue.members.values() if m.status not in (4, 5)]
-            available = [m for m in present if m.status == 1 and not m.paused]
+            present = [m for m in queue.members.values() if m.status not in (INVALID, UNAVAILABLE)]
+            # member_status_available: not in use, or unknown
+            available = [m for m in present
+                         if m.status in (NOT_INUSE, UNKNOWN) and not m.paused]
             waits = [self._seconds(c.joined) for c in queue.callers]
             items.append([
                 ("Event", "QueueSummary"), ("Queue", queue.name), ("LoggedIn", str(len(present))),
@@ -107,7 +108,7 @@ class QueueActions:
             return [error(action_id, "'Queue' not specified.")]
         if not interface:
             return [error(action_id, "'Interface' not specified.")]
-        queue = self.queues.queues.get(name)
+        queue = self.queues.find(name)
         if queue is None:
             return [error(action_id, "Unable to add interface to queue: No such queue")]
         if interface.lower() in queue.members:
@@ -126,7 +127,7 @@ class QueueActions:
         name, interface = header(msg, "Queue"), header(msg, "Interface")
         if not name or not interface:
             return [error(action_id, "Need 'Queue' and 'Interface' parameters.")]
-        queue = self.queues.queues.get(name)
+        queue = self.queues.find(name)
         if queue is None:
             return [error(action_id, "Unable to remove interface from queue: No such queue")]
         member = queue.members.get(interface.lower())
@@ -147,9 +148,10 @@ class QueueActions:
         if not found:
             return [error(action_id, "Interface not found")]
         on = is_true(paused)
-        for queue, member in found:  # set_member_paused
+        for queue, member in found:  # set_member_paused: LastPause tells when it paused
             member.paused, member.reason = on, header(msg, "Reason") if on else ""
-            member.lastpause = time.time()
+            if on:
+                member.lastpause = time.time()
             self.queues.member_event("QueueMemberPause", queue, member, forwarded=True)
         text = "Interface paused successfully" if on else "Interface unpaused successfully"
         return [response("Success", action_id, [("Message", text)])]
@@ -172,7 +174,7 @@ class QueueActions:
         interface, value = header(msg, "Interface"), header(msg, "RingInUse")
         if not interface or not value:
             return [error(action_id, "Need 'Interface' and 'RingInUse' parameters.")]
-        if not is_true(value) and value.lower() not in FALSE_WORDS:
+        if not is_true(value) and not is_false(value):
             return [error(action_id, "'RingInUse' parameter must be a truth value (yes/no, on/off, "
                                      "0/1, etc)")]
         found = self._members(msg, interface)
@@ -201,9 +203,13 @@ class QueueActions:
         return [response("Success", action_id, [("Message", "Queue stats reset successfully")])]
 
 
-def queue_show(pbx: PBX, name: str | None) -> list[str] | None:
-    """``queue show [name]`` (``__queues_show``); None for an unknown queue."""
-    queues = [q for q in pbx.queues.queues.values() if name is None or q.name == name]
+def queue_show(pbx: PBX, name: str | None) -> list[str]:
+    """``queue show [name]`` (``__queues_show``): the output lines, every queue or one.
+
+    An unknown queue gets Asterisk's ``No such queue`` line. The numbers (hold and talk
+    time, counts, service levels, seconds ago) are in PBX time."""
+    queues = [q for q in pbx.queues.queues.values()
+              if name is None or q.name.lower() == name.lower()]
     if name is not None and not queues:
         return [f"No such queue: {name}.", ""]
     now = time.time()

@@ -16,11 +16,12 @@ be rung (``can_ring_entry``), who counts as present for ``joinempty``/``leavewhe
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass, field
 
-from amikit.protocol import is_true
+from amikit.protocol import is_false, is_true
 from amikit.sim.config import ConfigError, Section
 from amikit.sim.replies import Pairs
 
@@ -31,7 +32,8 @@ STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "li
 #: ``enum ast_device_state``: the numbers QueueMemberStatus reports as ``Status``.
 DEVICE_STATES = {"UNKNOWN": 0, "NOT_INUSE": 1, "INUSE": 2, "BUSY": 3, "INVALID": 4,
                  "UNAVAILABLE": 5, "RINGING": 6, "RINGINUSE": 7, "ONHOLD": 8}
-NOT_INUSE, INUSE, BUSY, INVALID, UNAVAILABLE = 1, 2, 3, 4, 5
+UNKNOWN, NOT_INUSE, INUSE, BUSY, INVALID, UNAVAILABLE, RINGING = 0, 1, 2, 3, 4, 5, 6
+log = logging.getLogger("amikit.sim")
 BUCKETS = 37  # ao2_container_alloc_hash(..., 37, member_hash_fn, ...) in init_queue
 # parse_empty_options' condition names
 EMPTY_CONDITIONS = ("penalty", "paused", "inuse", "ringing", "unavailable", "invalid",
@@ -64,11 +66,12 @@ def parse_empty(text: str, *, joinempty: bool) -> frozenset[str]:
             conditions = {"penalty", "invalid"}
         elif option == "strict":
             conditions = {"penalty", "invalid", "paused", "unavailable"}
-        elif is_true(option) != joinempty and option in ("yes", "no", "true", "false", "on",
-                                                         "off", "1", "0", "y", "n", "t", "f"):
-            conditions = {"penalty", "invalid", "paused"}
-        else:
-            conditions = set()
+        elif is_true(option) or is_false(option):
+            # "joinempty = no" and "leavewhenempty = yes" are the strict-ish pair
+            conditions = {"penalty", "invalid", "paused"} if is_true(option) != joinempty \
+                else set()
+        elif option:
+            log.warning("queues.conf: unknown empty condition %r ignored", option)
     return frozenset(conditions)
 
 
@@ -84,7 +87,7 @@ class Member:
     paused: bool = False
     reason: str = ""
     ringinuse: bool = True
-    wrapuptime: int = 0
+    wrapuptime: int = 0  # the member's own; 0: the queue's (get_wrapuptime)
     calls: int = 0
     lastcall: float = 0.0
     lastpause: float = 0.0
@@ -122,17 +125,16 @@ class Member:
                                          "LastCall", "LastPause", "LoginTime", "InCall",
                                          "Status", "Paused", "PausedReason", "Wrapuptime")]]
 
-    def available(self, conditions: frozenset[str]) -> bool:
-        """Whether this member keeps the queue from being "empty" (``get_member_status``)."""
+    def available(self, conditions: frozenset[str], *, in_wrapup: bool = False) -> bool:
+        """Whether this member keeps the queue from being "empty" (``get_member_status``:
+        each device state excludes it only under its own condition)."""
+        excluded = {INVALID: "invalid", UNAVAILABLE: "unavailable", INUSE: "inuse",
+                    RINGING: "ringing", UNKNOWN: "unknown"}.get(self.status)
+        if excluded in conditions:
+            return False
         if self.paused and "paused" in conditions:
             return False
-        if self.status == INVALID and "invalid" in conditions:
-            return False
-        if self.status == UNAVAILABLE and "unavailable" in conditions:
-            return False
-        if self.status == 0 and "unknown" in conditions:
-            return False
-        return not (self.status in (INUSE, BUSY) and "inuse" in conditions)
+        return not (in_wrapup and "wrapup" in conditions)
 
 
 @dataclass
@@ -165,8 +167,9 @@ class Queue:
     completed: int = 0
     abandoned: int = 0
     completed_in_sl: int = 0
-    holdtime: float = 0.0  # running averages, as app_queue keeps them
-    talktime: float = 0.0
+    abandoned_in_sl: int = 0
+    holdtime: int = 0  # running averages in whole seconds, as app_queue keeps them
+    talktime: int = 0
     rrpos: int = 0
     _added: int = 0
 
@@ -175,11 +178,14 @@ class Queue:
         """A queue from its ``queues.conf`` section (unknown keys are ignored, as Asterisk
         warns and goes on)."""
         queue = cls(section.name)
-        for key, value, line in section.items:
+        # reload_single_queue: the queue's parameters first, its members in a second pass
+        items = sorted(section.items, key=lambda item: item[0].lower() == "member")
+        for key, value, line in items:
             key = key.lower()
             try:
                 if key == "member":
-                    queue.add(*_member_args(value), now=now)
+                    interface, penalty, name, state, ringinuse = _member_args(value)
+                    queue.add(interface, penalty, name, state, now=now, ringinuse=ringinuse)
                 elif key == "strategy":
                     if value.lower() not in STRATEGIES:
                         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
@@ -200,11 +206,13 @@ class Queue:
 
     def add(self, interface: str, penalty: int = 0, name: str = "", state_interface: str = "",
             *, dynamic: bool = False, paused: bool = False, reason: str = "",
-            now: float | None = None) -> Member:
-        """A new member (``create_queue_member``); its name defaults to the interface."""
+            now: float | None = None, ringinuse: bool | None = None) -> Member:
+        """A new member (``create_queue_member``); its name defaults to the interface, its
+        ring-in-use to the queue's."""
         member = Member(interface, name or interface, state_interface or interface, penalty,
-                        dynamic=dynamic, paused=paused, reason=reason, ringinuse=self.ringinuse,
-                        wrapuptime=self.wrapuptime, position=self._added)
+                        dynamic=dynamic, paused=paused, reason=reason,
+                        ringinuse=self.ringinuse if ringinuse is None else ringinuse,
+                        position=self._added)
         if now is not None:
             member.logintime = now
         self._added += 1
@@ -212,21 +220,35 @@ class Queue:
         return member
 
     def ordered(self) -> list[Member]:
-        """Members in the container's iteration order: by hash bucket, then as added."""
+        """Members in the container's iteration order: by hash bucket, then as added — except
+        for ``linear``, whose container has one bucket so that the order is the added one."""
+        if self.strategy == "linear":
+            return sorted(self.members.values(), key=lambda m: m.position)
         return sorted(self.members.values(),
                       key=lambda m: (member_bucket(m.interface), m.position))
+
+    def wrapuptime_of(self, member: Member) -> int:
+        """``get_wrapuptime``: the member's own, else the queue's."""
+        return member.wrapuptime or self.wrapuptime
+
+    def in_wrapup(self, member: Member, now: float, speed: float = 1.0) -> bool:
+        """Whether ``member`` is still wrapping up its last call at wall-clock ``now`` (the
+        wrap-up is in PBX seconds: ``speed`` times faster than real ones)."""
+        wrapup = self.wrapuptime_of(member)
+        return bool(wrapup and member.lastcall and (now - member.lastcall) * speed < wrapup)
 
     def position_of(self, channel: str) -> int:
         return next((i for i, c in enumerate(self.callers, 1) if c.channel == channel), 0)
 
-    def empty(self, conditions: frozenset[str]) -> bool:
+    def empty(self, conditions: frozenset[str], now: float = 0.0, speed: float = 1.0) -> bool:
         """No member is present under ``conditions`` (``get_member_status`` < 0); a queue
         without members is empty unless ``conditions`` is empty (``joinempty = yes``)."""
         if not conditions:
             return False
-        return not any(m.available(conditions) for m in self.members.values())
+        return not any(m.available(conditions, in_wrapup=self.in_wrapup(m, now, speed))
+                       for m in self.members.values())
 
-    def ringable(self, now: float) -> list[Member]:
+    def ringable(self, now: float, speed: float = 1.0) -> list[Member]:
         """Who may be rung now (``can_ring_entry``): not paused, out of wrap-up, and — unless
         ring-in-use — neither in use nor already ringing. In ``try_calling``'s order: it
         prepends each member to its list of calls, so the container's last comes first."""
@@ -234,10 +256,11 @@ class Queue:
         for member in reversed(self.ordered()):
             if member.paused or member.status in (INVALID, UNAVAILABLE):
                 continue
-            if member.wrapuptime and member.lastcall and now - member.lastcall < member.wrapuptime:
+            if self.in_wrapup(member, now, speed):
                 continue
-            if not member.ringinuse and (member.status != NOT_INUSE or member.ringing
-                                         or member.in_call):
+            # member_status_available: not in use, or unknown
+            if not member.ringinuse and (member.status not in (NOT_INUSE, UNKNOWN)
+                                         or member.ringing or member.in_call):
                 continue
             found.append(member)
         return found
@@ -269,44 +292,52 @@ class Queue:
             self.rrpos = order.index(best) + 1
         return [best]
 
-    def record(self, *, hold: float, talk: float | None) -> None:
-        """``update_queue`` / ``record_abandoned``: the running statistics."""
-        if talk is None:
-            self.abandoned += 1
-            return
+    def connected(self, hold: int) -> bool:
+        """``recalc_holdtime`` when a caller is connected after ``hold`` whole seconds:
+        the average hold time; and whether the call is within the service level."""
+        self.holdtime = ((self.holdtime << 2) - self.holdtime + hold) >> 2
+        return hold <= self.servicelevel
+
+    def completed_call(self, talk: int, in_sl: bool) -> None:
+        """``update_queue`` when a connected call ends after ``talk`` whole seconds."""
         self.completed += 1
-        if self.servicelevel and hold <= self.servicelevel:
-            self.completed_in_sl += 1
-        # app_queue's running averages: (old * 3 + new) / 4
-        self.holdtime = (self.holdtime * 3 + hold) / 4
-        self.talktime = (self.talktime * 3 + talk) / 4
+        self.completed_in_sl += in_sl
+        if self.completed == 1:
+            self.talktime = talk
+        else:
+            self.talktime = ((self.talktime << 2) - self.talktime + talk) >> 2
+
+    def abandoned_call(self, hold: int) -> None:
+        """``record_abandoned``: a caller left unanswered after ``hold`` whole seconds."""
+        self.abandoned += 1
+        self.abandoned_in_sl += hold <= self.servicelevel
 
     def params(self) -> Pairs:
         """The QueueParams item of ``QueueStatus``."""
         total = self.completed + self.abandoned
+        # manager_queues_status: sl and sl2
         perf = 100.0 * self.completed_in_sl / self.completed if self.completed else 0.0
-        perf2 = 100.0 * (self.completed_in_sl + self.abandoned) / total if total else 0.0
+        perf2 = 100.0 * (self.completed_in_sl + self.abandoned_in_sl) / total if total else 0.0
         return [("Queue", self.name), ("Max", str(self.maxlen)), ("Strategy", self.strategy),
-                ("Calls", str(len(self.callers))), ("Holdtime", str(int(self.holdtime))),
-                ("TalkTime", str(int(self.talktime))), ("Completed", str(self.completed)),
+                ("Calls", str(len(self.callers))), ("Holdtime", str(self.holdtime)),
+                ("TalkTime", str(self.talktime)), ("Completed", str(self.completed)),
                 ("Abandoned", str(self.abandoned)), ("ServiceLevel", str(self.servicelevel)),
                 ("ServicelevelPerf", f"{perf:.1f}"), ("ServicelevelPerf2", f"{perf2:.1f}"),
                 ("Weight", str(self.weight))]
 
     def reset(self) -> None:
         """``clear_queue`` (QueueReset): statistics back to zero, members' counts too."""
-        self.completed = self.abandoned = self.completed_in_sl = 0
-        self.holdtime = self.talktime = 0.0
+        self.completed = self.abandoned = self.completed_in_sl = self.abandoned_in_sl = 0
+        self.holdtime = self.talktime = 0
         for member in self.members.values():
             member.calls, member.lastcall = 0, 0.0
 
 
-def _member_args(value: str) -> tuple[str, int, str, str]:
-    """``member => interface[,penalty[,membername[,state_interface]]]``."""
-    parts = [p.strip() for p in value.split(",")]
+def _member_args(value: str) -> tuple[str, int, str, str, bool | None]:
+    """``member => interface[,penalty[,membername[,state_interface[,ringinuse]]]]``."""
+    parts = [p.strip() for p in value.split(",")] + [""] * 4
     if not parts[0] or "/" not in parts[0]:
         raise ValueError(f"a member needs an interface such as Local/210@sets/n, not {value!r}")
-    penalty = int(parts[1]) if len(parts) > 1 and parts[1] else 0
-    name = parts[2] if len(parts) > 2 else ""
-    state = parts[3] if len(parts) > 3 else ""
-    return parts[0], penalty, name, state
+    penalty = int(parts[1]) if parts[1] else 0
+    ringinuse = None if not parts[4] else is_true(parts[4])
+    return parts[0], penalty, parts[2], parts[3], ringinuse

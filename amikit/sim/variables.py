@@ -58,7 +58,8 @@ class Variables:
                         "name": chan.caller_name,
                         "all": f'"{chan.caller_name}" <{chan.caller_num}>'}.get(arg.lower(), "")
             if upper == "CHANNEL":
-                return {"language": chan.language, "name": chan.name, "uniqueid": chan.uniqueid,
+                return {"language": chan.language, "musicclass": chan.musicclass,
+                        "name": chan.name, "uniqueid": chan.uniqueid,
                         "linkedid": chan.linkedid,
                         "state": STATES.get(chan.state, "")}.get(arg.lower(), "")
             return ""
@@ -100,6 +101,8 @@ class Variables:
         if upper == "CHANNEL":
             if arg.lower() == "language":
                 chan.language = value
+            elif arg.lower() == "musicclass":
+                chan.musicclass = value
             return True
         if upper == "TIMEOUT":
             if arg.lower() != "absolute":  # digit and response timeouts: no keypad here

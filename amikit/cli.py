@@ -38,6 +38,7 @@ from amikit.protocol import parse_recording
 
 if TYPE_CHECKING:
     from amikit.sim import Simulator
+    from amikit.sim.traffic import Traffic
 
 __all__ = ["main"]
 
@@ -216,20 +217,27 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def _traffic(sim: Simulator, args: argparse.Namespace) -> None:
-    """Start the callers of ``--traffic`` (see :mod:`amikit.sim.traffic`)."""
+def _traffic(sim: Simulator, args: argparse.Namespace) -> Traffic:
+    """Start the callers of ``--traffic`` (see :mod:`amikit.sim.traffic`); ``--minutes``
+    absent or 0 means until the simulator stops."""
     from amikit.sim.traffic import parse_rate
 
     queue, rate = parse_rate(args.traffic)
-    patience = args.patience if args.patience > 0 else None
-    calls = sim.traffic(queue, rate, patience=patience, minutes=args.minutes,
+    if args.minutes is not None and not args.minutes >= 0:
+        raise AMIError(f"--minutes is 0 (until Ctrl-C) or more, not {args.minutes:g}")
+    if args.patience is not None and not args.patience >= 0:
+        raise AMIError(f"--patience is 0 (never give up) or more seconds, not {args.patience:g}")
+    minutes = args.minutes or None
+    patience = args.patience or None
+    calls = sim.traffic(queue, rate, patience=patience, minutes=minutes,
                         patience_distribution=args.patience_distribution)
     waits = "never give up" if patience is None else (
         f"give up after {patience:g} s" if args.patience_distribution == "fixed"
         else f"give up after {patience:g} s on average")
-    span = f"for {args.minutes:g} minutes" if args.minutes else "until Ctrl-C"
+    span = "until Ctrl-C" if minutes is None else f"for {minutes:g} minutes"
     print(f"  traffic: {rate:g} calls a minute to queue {queue} ({calls.channel}) {span}; "
           f"callers {waits}", flush=True)
+    return calls
 
 
 def _tcp_options(args: argparse.Namespace) -> dict[str, object]:
@@ -353,7 +361,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--patience-distribution", choices=["exponential", "fixed"],
                      default="exponential", help="with --traffic: how patience is drawn")
     sim.add_argument("--minutes", type=float, default=None, metavar="M",
-                     help="with --traffic: stop the arrivals after M minutes (default: never)")
+                     help="with --traffic: stop the arrivals after M minutes of PBX time "
+                     "(default, or 0: until Ctrl-C)")
     sim.add_argument("--pbx-timestamps", action="store_true",
                      help="events' Timestamp in PBX time (runs --speed times faster), so an "
                      "hour played at --speed 60 spans an hour")

@@ -213,3 +213,38 @@ def test_sim_with_traffic_places_callers_in_the_queue():
 def test_sim_refuses_a_bad_traffic_rate(capsys):
     assert main(["sim", "--port", "0", "--traffic", "support"]) == 2
     assert "support:6/min" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("minutes", [[], ["--minutes", "0"]])
+def test_sim_traffic_without_minutes_or_0_runs_until_stopped(minutes, capsys):
+    import time
+
+    from amikit.cli import _parser, _traffic
+    from amikit.sim import Simulator
+
+    args = _parser().parse_args(["sim", "--traffic", "support:120/min", "--patience", "0",
+                                 *minutes])
+    with Simulator(port=0, speed=40, seed=3) as sim:
+        calls = _traffic(sim, args)
+        assert "until Ctrl-C" in capsys.readouterr().out
+        deadline = time.monotonic() + 20
+        while calls.placed < 2:  # at 0 minutes the arrivals used to be over before any came
+            assert not calls.done and time.monotonic() < deadline, calls
+            time.sleep(0.05)
+        calls.stop()
+        assert calls.wait(30), calls
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--minutes", "-1"], "--minutes is 0 (until Ctrl-C) or more"),
+    (["--patience", "-5"], "--patience is 0 (never give up) or more"),
+])
+def test_sim_refuses_negative_traffic_minutes_or_patience(option, message, capsys):
+    assert main(["sim", "--port", "0", "--no-tcp", "--traffic", "support:6/min", *option]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sim_help_says_what_minutes_0_means(capsys):
+    with pytest.raises(SystemExit):
+        main(["sim", "--help"])
+    assert "0: until Ctrl-C" in " ".join(capsys.readouterr().out.split())

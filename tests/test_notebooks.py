@@ -76,6 +76,41 @@ def test_the_builder_writes_the_committed_notebooks_byte_for_byte(tmp_path):
             f"notebooks/{name} is not what tools/build_notebooks.py writes: run it"
 
 
+def test_the_builder_writes_only_the_notebooks_asked_and_explains_itself(tmp_path, capsys):
+    build = builder()
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as helped:
+        build.cli(["--help", "--out", str(out)])
+    assert helped.value.code == 0 and "--out" in capsys.readouterr().out
+    assert not out.exists(), "--help wrote notebooks"
+    assert build.cli(["07", "--out", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == ["07-call-centre.ipynb"]
+    assert (out / "07-call-centre.ipynb").read_bytes() == \
+        (ROOT / "notebooks" / "07-call-centre.ipynb").read_bytes()
+    with pytest.raises(SystemExit) as refused:
+        build.cli(["0", "--out", str(out)])  # names every notebook: which one?
+    assert refused.value.code == 2 and "more than one notebook" in capsys.readouterr().err
+
+
+def test_07_idlest_check_counts_an_agent_who_answered_no_call(capsys):
+    """Cara answered nothing, so she is missing from the calls' groupby: she is still the
+    idlest, and the check must say so (it used to skip her: her idle time was NaN)."""
+    import pandas as pd
+
+    (cell,) = tagged(builder().build("07-call-centre"), "check")
+    start = pd.Timestamp("2026-01-01 09:00")
+    namespace = {
+        "df": pd.DataFrame({"Timestamp": [start, start + pd.Timedelta(hours=1)]}),
+        "calls": pd.DataFrame({"answered_by": ["Ann", "Ben", None],
+                               "talk": pd.to_timedelta([600, 300, None], unit="s")}),
+        "agents": pd.DataFrame({"MemberName": ["Ann", "Ben", "Cara"],
+                                "paused": pd.to_timedelta([0, 900, 0], unit="s")}),
+        "idlest": "Cara",
+    }
+    exec(cell.source, namespace)
+    assert capsys.readouterr().out.strip() == "Well done."
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_exercises_leave_the_answer_to_the_learner(path):
     notebook = nbformat.read(path, as_version=4)

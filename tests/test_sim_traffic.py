@@ -12,7 +12,7 @@ import pytest
 
 from amikit import AMIClient, Message, Simulator, parse_rawman
 from amikit.errors import AMIError
-from amikit.sim import traffic
+from amikit.sim import manager, traffic
 from amikit.sim.config import load_config
 from amikit.sim.dialplan import Dialplan
 from amikit.sim.traffic import TrafficError, arrivals, find_target, parse_rate
@@ -281,6 +281,18 @@ def test_stop_ends_the_arrivals(sim, ami):
     time.sleep(0.5)  # at 120 a minute and speed 40, some 40 more would have come by now
     assert calls.placed == placed and calls.ended == placed
     assert len([e for e in drain(ami) if e.name == "QueueCallerJoin"]) == placed
+
+
+def test_the_simulator_counts_the_events_a_session_had_no_room_for(monkeypatch):
+    monkeypatch.setattr(manager, "QUEUE_LIMIT", 50)  # 20,000 for a real session
+    with Simulator(port=0, speed=40, seed=7) as sim, sim.client() as ami:
+        ami.wait_event(0)
+        assert sim.dropped_events == 0
+        calls = sim.traffic("support", calls_per_minute=30, minutes=0.1, patience=0,
+                            patience_distribution="fixed", seed=5)
+        assert calls.wait(60), calls
+        kept = drain(ami)
+        assert sim.dropped_events > 0 and len(kept) <= 50
 
 
 def test_stopping_the_simulator_ends_the_traffic():

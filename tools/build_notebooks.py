@@ -1,6 +1,8 @@
 """Write notebooks/*.ipynb from the cells below (outputs empty, solutions collapsed).
 
-    python tools/build_notebooks.py
+    python tools/build_notebooks.py                        # every notebook
+    python tools/build_notebooks.py 07-call-centre 02      # these (a name, or its start)
+    python tools/build_notebooks.py --out DIR              # elsewhere than notebooks/
 
 Edit the notebooks here, not in Jupyter, so that what is committed stays output-free and
 the same every time: each cell's id comes from its notebook's name and its index, so a
@@ -20,7 +22,10 @@ gives them, which becomes their ``Linkedid``) and its own call files (by name).
 
 from __future__ import annotations
 
+import argparse
 import pathlib
+import sys
+from collections.abc import Sequence
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -643,7 +648,7 @@ its secret read from the simulator's own `manager.conf`.
         code('''
 sim = amikit.Simulator(port=0, speed=360, seed=7, config=conf, pbx_timestamps=True).start()
 ami = sim.client()
-dropped = ami.wait_event(0)   # our session listens from here on: it will get the whole hour
+ami.wait_event(0)   # our session listens from here on: it will get the whole hour
 print(sim)
 '''),
         md("""
@@ -703,9 +708,18 @@ while batch := ami.wait_event(0):
     log.extend(batch)
 df = log.frame()
 print(len(df), "events from", df["Timestamp"].min(), "to", df["Timestamp"].max())
+print(sim.dropped_events, "events dropped")   # 0, or the frame lacks the hour's start
 calls = df.ami.queue_calls()
 calls[["joined", "position", "wait", "outcome", "answered_by", "talk"]].head(10)
 '''),
+        md("""
+The simulator keeps at most 20,000 events waiting for a session's next poll, as Asterisk
+bounds each session's queue, and drops the oldest beyond that: `sim.dropped_events`
+counts them. This hour makes far fewer. Raise the rate (say `calls_per_minute=20`) and
+the hour makes more events than that: the first calls would be missing from the frame,
+silently but for that count. Then read events during the hour instead (an
+`amikit.EventLog` fed by a loop of `ami.wait_event()`), or play a shorter stretch.
+"""),
         code('calls["outcome"].value_counts()'),
         md("""
 One row per agent. With `ringall`, every free agent is rung for every caller, so
@@ -748,8 +762,10 @@ idlest = agents.loc[idle.idxmax(), "MemberName"]
 print(idlest, "was idle for", idle.max())
 '''),
         check("idlest", '''
-talked = calls.groupby("answered_by")["talk"].sum()
+import pandas as pd
 away = agents.set_index("MemberName")["paused"]
+# an agent who answered no call is missing from the groupby: they talked for no time
+talked = calls.groupby("answered_by")["talk"].sum().reindex(away.index, fill_value=pd.Timedelta(0))
 free = (df["Timestamp"].max() - df["Timestamp"].min()) - away - talked
 assert idlest == free.idxmax(), f"{idlest}? idle time per agent: {free.round('1s').to_dict()}"
 '''),
@@ -774,13 +790,51 @@ def build(name: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def main(out: pathlib.Path = OUT) -> None:
-    """Write every notebook into ``out``."""
+def pick(wanted: Sequence[str]) -> list[str]:
+    """The notebooks named in ``wanted`` (a whole name, or its start: ``07``); all for none.
+
+        >>> pick(["07"]), pick(["01-first-contact"]), len(pick([])) == len(NOTEBOOKS)
+        (['07-call-centre'], ['01-first-contact'], True)
+    """
+    if not wanted:
+        return list(NOTEBOOKS)
+    names = []
+    for want in wanted:
+        found = [name for name in NOTEBOOKS if name == want or name.startswith(want)]
+        if len(found) != 1:
+            raise ValueError(f"{want!r} names {'no' if not found else 'more than one'} notebook "
+                             f"(there are {', '.join(NOTEBOOKS)})")
+        names += [n for n in found if n not in names]
+    return names
+
+
+def main(out: pathlib.Path = OUT, names: Sequence[str] | None = None) -> None:
+    """Write the notebooks ``names`` (default: every one) into ``out``."""
+    chosen = list(NOTEBOOKS) if names is None else list(names)
     out.mkdir(exist_ok=True)
-    for name in NOTEBOOKS:
+    for name in chosen:
         nbformat.write(build(name), out / f"{name}.ipynb")
-    print(f"wrote {len(NOTEBOOKS)} notebooks to {out}")
+    print(f"wrote {len(chosen)} notebook{'s' * (len(chosen) != 1)} to {out}")
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="build_notebooks.py",
+        description="Write notebooks/*.ipynb from the cells in this file (outputs empty, "
+                    "solutions collapsed, cell ids stable).")
+    parser.add_argument("notebooks", nargs="*", metavar="NAME",
+                        help="notebooks to write, by name or its start (07, 02-events); "
+                             "default: all of them")
+    parser.add_argument("--out", type=pathlib.Path, default=OUT, metavar="DIR",
+                        help=f"where to write them (default: {OUT.name}/ of the repository)")
+    args = parser.parse_args(argv)
+    try:
+        names = pick(args.notebooks)
+    except ValueError as exc:
+        parser.error(str(exc))
+    main(args.out, names)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

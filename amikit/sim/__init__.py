@@ -172,6 +172,18 @@ class Simulator:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def dropped_events(self) -> int:
+        """Events the simulator dropped unread: each session keeps at most
+        :data:`~amikit.sim.manager.QUEUE_LIMIT` (20,000) events waiting for its next poll
+        and drops the oldest beyond that. Nonzero means some session's frame lacks events.
+
+            >>> with Simulator(port=0) as sim, sim.client() as ami:
+            ...     sim.dropped_events
+            0
+        """
+        return self.manager.dropped_events if self.manager is not None else 0
+
     def __repr__(self) -> str:
         return f"<Simulator {self.url} {'running' if self.running else 'stopped'}>"
 

@@ -320,7 +320,16 @@ def pause_spans(df: pd.DataFrame) -> pd.DataFrame:
     """When each member was paused: one row per span (``Queue``, ``Interface``, ``start``,
     ``end``), from the ``Paused`` of its ``QueueMemberPause``, ``QueueMemberStatus`` and
     ``QueueMemberAdded`` events; a span still open ends with the frame. Before a member's
-    first such event its state is unknown, so nothing is counted."""
+    first such event its state is unknown, so nothing is counted.
+
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"Event": "QueueMemberPause", "Queue": "support",
+        ...                    "Interface": "Local/502@agents/n", "Paused": ["1", "0"],
+        ...                    "Timestamp": pd.to_datetime([0, 900], unit="s", utc=True)})
+        >>> span = pause_spans(df).iloc[0]
+        >>> span["Interface"], span["end"] - span["start"]
+        ('Local/502@agents/n', Timedelta('0 days 00:15:00'))
+    """
     keys = [k for k in ("server",) if k in df] + ["Queue", "Interface"]
     ev = _member_events(df) if "Event" in df else pd.DataFrame()
     if ev.empty or ev["Paused"].isna().all():
@@ -336,13 +345,21 @@ def pause_spans(df: pd.DataFrame) -> pd.DataFrame:
     return _typed(spans.reset_index(drop=True), {"start": _TIME, "end": _TIME}, keys)
 
 
-def busy_spans(df: pd.DataFrame) -> pd.DataFrame:
+def busy_spans(df: pd.DataFrame, *, calls: pd.DataFrame | None = None) -> pd.DataFrame:
     """When each member was in a queue call: ``AgentConnect`` to ``AgentComplete``; without
     the complete, to the member channel's ``Hangup``, else to the end of the frame.
 
-    Columns: ``Queue``, ``Interface``, ``MemberName``, ``start``, ``end``.
+    Columns: ``Queue``, ``Interface``, ``MemberName``, ``start``, ``end``. ``calls`` is
+    ``queue_calls(df)`` when the caller has it already (it is not made again).
+
+        >>> import amikit
+        >>> spans = busy_spans(amikit.read_events(amikit.sample_recording("busy")))
+        >>> spans["MemberName"].tolist(), (spans["end"] - spans["start"]).dt.round("100ms").tolist()
+        (['Agent210', 'Agent210', 'Agent210'], [Timedelta('0 days 00:00:03.500000'),
+         Timedelta('0 days 00:00:03.500000'), Timedelta('0 days 00:00:03.500000')])
     """
-    calls = queue_calls(df)
+    if calls is None:
+        calls = queue_calls(df)
     lead = [k for k in ("server",) if k in calls]
     calls = calls[calls["answered"].notna()]
     _, last = _frame_span(df)

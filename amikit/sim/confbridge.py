@@ -41,7 +41,7 @@ from amikit.sim.confbridge_profiles import (
     read_profiles,
 )
 from amikit.sim.dialplan import split_args
-from amikit.sim.replies import Pairs
+from amikit.sim.replies import Pairs, yes_no
 
 if TYPE_CHECKING:
     from amikit.sim.pbx import PBX
@@ -103,7 +103,18 @@ class Conference:
 
 
 class Conferences:
-    """The PBX's conferences, with the profiles of ``confbridge.conf``."""
+    """The PBX's conferences (``sim.pbx.conferences``), with the profiles of
+    ``confbridge.conf``; the ``ConfBridge`` application joins a channel to one by name.
+
+        >>> from amikit.sim import Simulator
+        >>> with Simulator(port=0, speed=20) as sim, sim.client() as ami:
+        ...     _ = ami.originate(Channel="Local/800@sets", Application="Wait", Data="5",
+        ...                       Async=True)   # 800 runs ConfBridge(1)
+        ...     joined = next(ami.events(names=["ConfbridgeJoin"]))
+        ...     room = sim.pbx.conferences.find("1")
+        ...     joined["Conference"], [user.chan.name == joined["Channel"] for user in room.users]
+        ('1', [True])
+    """
 
     def __init__(self, pbx: PBX) -> None:
         self.pbx = pbx
@@ -277,7 +288,7 @@ class Conferences:
             eldest.cdr_peer = chan.name
         pbx.emit("ConfbridgeJoin", perms.CALL, [
             *conference.head(), *chan.state_headers(),
-            ("Admin", _yes(user.profile.admin)), ("Muted", _yes(user.muted))])
+            ("Admin", yes_no(user.profile.admin)), ("Muted", yes_no(user.muted))])
 
     def _depart(self, conference: Conference, user: User) -> None:
         """The channel leaves the bridge (``bridge_channel_internal_join`` after its loop):
@@ -290,7 +301,7 @@ class Conferences:
         if not chan.dead:
             pbx.varset(chan, "BRIDGEPEER", "")
         pbx.emit("ConfbridgeLeave", perms.CALL, [
-            *conference.head(), *chan.state_headers(), ("Admin", _yes(user.profile.admin))])
+            *conference.head(), *chan.state_headers(), ("Admin", yes_no(user.profile.admin))])
         bridge.members.remove(chan)
         chan.bridge = None
         pbx.emit("BridgeLeave", perms.CALL, [*bridge.block(), *chan.state_headers()])
@@ -316,7 +327,7 @@ class Conferences:
         user.muted = mute
         self.pbx.emit("ConfbridgeMute" if mute else "ConfbridgeUnmute", perms.CALL, [
             *conference.head(), *user.chan.state_headers(),
-            ("Admin", _yes(user.profile.admin))])
+            ("Admin", yes_no(user.profile.admin))])
 
     def up_time(self, user: User) -> int:
         """``ast_channel_get_up_time``: whole seconds since the channel answered."""
@@ -326,8 +337,3 @@ class Conferences:
 
 def _peers(bridge: Bridge, chan: Channel) -> str:
     return ",".join(m.name for m in bridge.members if m is not chan)
-
-
-def _yes(flag: bool) -> str:
-    return "Yes" if flag else "No"
-

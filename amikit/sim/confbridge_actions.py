@@ -15,7 +15,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from amikit.sim.confbridge import Conference, User
-from amikit.sim.replies import Pairs, error, header, list_reply, response, with_action_id
+from amikit.sim.replies import (
+    Pairs,
+    error,
+    header,
+    list_reply,
+    response,
+    with_action_id,
+    yes_no,
+)
 
 if TYPE_CHECKING:
     from amikit.sim.manager import Handler, Request, Session
@@ -27,10 +35,6 @@ NO_NAME = "No Conference name provided."
 NO_CONFERENCES = "No active conferences."
 NO_SUCH_CONFERENCE = "No Conference by that name found."
 NO_SUCH_CHANNEL = "No Channel by that name found in Conference."
-
-
-def _yes(flag: bool) -> str:
-    return "Yes" if flag else "No"
 
 
 def _ack(action_id: str, text: str) -> list[Pairs]:
@@ -85,8 +89,8 @@ class ConfbridgeActions:
             return [error(action_id, NO_CONFERENCES)]
         items = [[("Event", "ConfbridgeListRooms"), *with_action_id(action_id),
                   ("Conference", c.name), ("Parties", str(len(c.users))),
-                  ("Marked", str(c.markedusers)), ("Locked", _yes(c.locked)),
-                  ("Muted", _yes(c.muted))] for c in conferences]
+                  ("Marked", str(c.markedusers)), ("Locked", yes_no(c.locked)),
+                  ("Muted", yes_no(c.muted))] for c in conferences]
         return list_reply(action_id, "Confbridge conferences will follow", items,
                           "ConfbridgeListRoomsComplete")
 
@@ -101,11 +105,11 @@ class ConfbridgeActions:
             profile = user.profile
             items.append([
                 ("Event", "ConfbridgeList"), *with_action_id(action_id),
-                ("Conference", conference.name), ("Admin", _yes(profile.admin)),
-                ("MarkedUser", _yes(profile.marked)), ("WaitMarked", _yes(profile.wait_marked)),
-                ("EndMarked", _yes(profile.end_marked)),
-                ("EndMarkedAny", _yes(profile.end_marked_any)), ("Waiting", _yes(user.waiting)),
-                ("Muted", _yes(user.muted)), ("Talking", "No"),
+                ("Conference", conference.name), ("Admin", yes_no(profile.admin)),
+                ("MarkedUser", yes_no(profile.marked)), ("WaitMarked", yes_no(profile.wait_marked)),
+                ("EndMarked", yes_no(profile.end_marked)),
+                ("EndMarkedAny", yes_no(profile.end_marked_any)), ("Waiting", yes_no(user.waiting)),
+                ("Muted", yes_no(user.muted)), ("Talking", "No"),
                 ("AnsweredTime", str(conferences.up_time(user))), *user.chan.state_headers()])
         return list_reply(action_id, "Confbridge user list will follow", items,
                           "ConfbridgeListComplete")

@@ -12,7 +12,7 @@ Modelled on ``astman_get_header``, ``astman_send_response_full`` and
 from __future__ import annotations
 
 __all__ = ["Pairs", "error", "header", "header_line", "is_number", "list_reply", "response",
-           "with_action_id"]
+           "with_action_id", "yes_no"]
 
 Pairs = list[tuple[str, str]]
 
@@ -74,3 +74,13 @@ def is_number(text: str) -> bool:
     (True, False, False)
     """
     return text.isascii() and text.isdigit()
+
+
+def yes_no(flag: bool) -> str:
+    """``AST_YESNO``: a flag as the ``Yes``/``No`` of a header value (ConfBridge's ``Admin``,
+    ``Muted`` …). Reading one back is :func:`amikit.protocol.is_true`.
+
+        >>> yes_no(True), yes_no(False)
+        ('Yes', 'No')
+    """
+    return "Yes" if flag else "No"

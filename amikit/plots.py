@@ -24,9 +24,11 @@ from amikit import tables
 
 __all__ = ["STATE_COLOURS", "plot_event_rate", "plot_ladder", "plot_timeline"]
 
-#: Segment colours by state (Okabe–Ito: distinguishable for colour-blind readers too).
+#: Segment colours by state (Okabe–Ito: distinguishable for colour-blind readers too);
+#: ``paused`` (a queue member's, in :func:`amikit.plot_queue`) is the palette's black.
 STATE_COLOURS = {"ringing": "#E69F00", "up": "#56B4E9", "bridged": "#009E73",
-                 "hold": "#CC79A7", "queued": "#0072B2", "conference": "#F0E442"}
+                 "hold": "#CC79A7", "queued": "#0072B2", "conference": "#F0E442",
+                 "paused": "#000000"}
 _HANGUP_COLOUR = "#D55E00"
 _LINK_COLOUR = "#999999"
 

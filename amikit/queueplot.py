@@ -27,7 +27,7 @@ __all__ = ["plot_queue", "queue_counts"]
 #: The lines drawn: (gid, legend label, colour).
 _LINES = (("waiting", "callers waiting", STATE_COLOURS["queued"]),
           ("busy", "members busy", STATE_COLOURS["bridged"]),
-          ("paused", "members paused", STATE_COLOURS["hold"]))
+          ("paused", "members paused", STATE_COLOURS["paused"]))
 
 
 def _open_count(starts: pd.Series, ends: pd.Series) -> pd.Series:
@@ -56,16 +56,22 @@ def queue_counts(data: pd.DataFrame, queue: str | None = None) -> pd.DataFrame:
     >>> int(queue_counts(df)["waiting"].max()), int(queue_counts(df)["busy"].max())
     (1, 1)
     """
+    return _counts(data, queue)[0]
+
+
+def _counts(data: pd.DataFrame, queue: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`queue_counts` and the (queue's) ``queue_calls`` it was made from."""
     columns = [gid for gid, _, _ in _LINES]
+    every = callcentre.queue_calls(data)  # made once: busy_spans needs it too
+    calls = every if queue is None else every[every["Queue"] == queue]
     if data.empty or "Timestamp" not in data:
-        return pd.DataFrame(columns=columns, dtype="int64")
+        return pd.DataFrame(columns=columns, dtype="int64"), calls
     times = pd.to_datetime(data["Timestamp"], utc=True)
     first, last = times.min(), times.max()
-    calls = callcentre.queue_calls(data)
-    busy = callcentre.busy_spans(data)
+    busy = callcentre.busy_spans(data, calls=every)
     paused = callcentre.pause_spans(data)
     if queue is not None:
-        calls, busy, paused = (t[t["Queue"] == queue] for t in (calls, busy, paused))
+        busy, paused = (t[t["Queue"] == queue] for t in (busy, paused))
     # a caller whose stay is still open at the end of the frame is still waiting then
     waited_until = calls["answered"].fillna(calls["left"])
     counts = pd.DataFrame({
@@ -74,7 +80,7 @@ def queue_counts(data: pd.DataFrame, queue: str | None = None) -> pd.DataFrame:
         "paused": _open_count(paused["start"], paused["end"])})
     edges = pd.DatetimeIndex([first, last]).difference(counts.index)
     counts = pd.concat([counts, pd.DataFrame(index=edges, columns=columns, dtype="float64")])
-    return counts.sort_index().ffill().fillna(0).astype("int64")[columns]
+    return counts.sort_index().ffill().fillna(0).astype("int64")[columns], calls
 
 
 def plot_queue(data: pd.DataFrame, queue: str | None = None, ax: Axes | None = None, *,
@@ -86,10 +92,7 @@ def plot_queue(data: pd.DataFrame, queue: str | None = None, ax: Axes | None = N
     values drawn.
     """
     ax = _axes(ax, (11, 3.5))
-    counts = queue_counts(data, queue)
-    calls = callcentre.queue_calls(data)
-    if queue is not None:
-        calls = calls[calls["Queue"] == queue]
+    counts, calls = _counts(data, queue)
     if calls.empty and not counts[["busy", "paused"]].to_numpy().any():
         ax.set_title(title or f"No queue events{f' for {queue}' if queue else ''}")
         return ax

@@ -252,6 +252,7 @@ def test_timeline_waiting_in_a_queue_and_in_a_conference(frame, state, start, st
     labels = ax.get_legend_handles_labels()[1]
     assert {"in queue", "in conference"} <= set(labels)
     # each state its own colour, all from the Okabe–Ito palette
-    okabe_ito = {"#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
+    okabe_ito = {"#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7",
+                 "#000000"}
     assert len(set(STATE_COLOURS.values())) == len(STATE_COLOURS)
     assert {c.lower() for c in STATE_COLOURS.values()} <= okabe_ito

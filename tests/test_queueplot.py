@@ -95,3 +95,24 @@ def test_an_axes_of_ones_own():
     _, ax = plt.subplots()
     df = amikit.read_events(amikit.sample_recording())
     assert amikit.plot_queue(df, ax=ax) is ax
+
+
+def test_paused_has_a_colour_of_its_own():
+    ax = amikit.plot_queue(amikit.read_events(session_bytes()))
+    colours = {gid: to_hex(line(ax, gid).get_color()) for gid in ("waiting", "busy", "paused")}
+    assert colours["paused"] == STATE_COLOURS["paused"].lower()
+    # not the timeline's "on hold", nor any other state's colour
+    others = {c.lower() for state, c in STATE_COLOURS.items() if state != "paused"}
+    assert colours["paused"] not in others and len(set(colours.values())) == 3
+
+
+def test_plot_queue_makes_the_queue_calls_once(monkeypatch):
+    from amikit import callcentre
+
+    df = amikit.read_events(session_bytes())
+    made = []
+    real = callcentre.queue_calls
+    monkeypatch.setattr(callcentre, "queue_calls", lambda data: made.append(1) or real(data))
+    ax = amikit.plot_queue(df, queue="support")
+    assert len(made) == 1
+    assert ax.get_title() == "Queue support: 1 call, 1 answered"

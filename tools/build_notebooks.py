@@ -82,13 +82,167 @@ NOTEBOOKS = {
         md("""
 # 1 · First contact: Login, Ping, Logoff
 
-**You will learn** how AMI looks over HTTP: the three encodings (`rawman`, `mxml`, the
-HTML `/manager` page), what the `mansession_id` cookie is, how HTTP digest differs, and
-what an error looks like. This follows the quick start of the book's AMI chapter.
+**You will learn** how AMI looks on the wire: first as the book meets it, a TCP
+connection to port 5038 where you type `Action: Login` by hand and events arrive unasked;
+then over HTTP, with its three encodings (`rawman`, `mxml`, the HTML `/manager` page),
+the `mansession_id` cookie, HTTP digest, and what an error looks like; and what the two
+transports do differently. This follows the quick start of the book's AMI chapter.
 
 The first cell finds a PBX: the Asterisk named by `AMIKIT_URL`, or amikit's simulated one.
 """),
         code(START),
+        md("""
+## The book's first page: a raw TCP socket to 5038
+
+The book starts with `telnet localhost 5038`. Here is the same with Python's `socket`
+module: each cell sends exactly the bytes you would type into telnet or `nc`, and prints
+every byte the server sent back. AMI over TCP is lines ending in CRLF (`\\r\\n`); an empty
+line ends a message, in both directions.
+
+`receive()` reads with a timeout, so a cell never hangs when the server stays silent. The
+simulator serves TCP beside HTTP; a real Asterisk is reached over TCP when `AMIKIT_URL` is
+`tcp://host:5038` (otherwise these cells say so and skip).
+"""),
+        code('''
+import re
+import socket
+import time
+import uuid
+from urllib.parse import urlsplit
+
+
+def receive(sock: socket.socket, seconds: float, until: bytes | None = None) -> bytes:
+    """Every byte the server sends within `seconds`; stops early when the server closes
+    the connection or when the bytes so far match the regular expression `until`."""
+    data = b""
+    deadline = time.monotonic() + seconds
+    while until is None or not re.search(until, data):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        if not chunk:          # the server closed the connection
+            break
+        data += chunk
+    sock.settimeout(5)         # what is left of this wait must not bound the next send
+    return data
+
+
+def show(data: bytes) -> None:
+    """Print every byte received (a byte that is not UTF-8 as a \\\\x escape)."""
+    print(f"--- {len(data)} bytes ---")
+    print(data.decode("utf-8", errors="backslashreplace"))
+
+
+if pbx.tcp_url is None:
+    print(f"No TCP port known for {pbx.url}: set AMIKIT_URL to tcp://HOST:5038 to follow "
+          "the TCP cells; they skip.")
+else:
+    where = urlsplit(pbx.tcp_url)
+    tcp_address = (where.hostname, where.port or 5038)
+    print("TCP AMI at", tcp_address)
+'''),
+        md("""
+Connect, and the server speaks first: one line, the banner (the version is that of the
+AMI protocol, not of Asterisk). Then type the Login action: three lines and an empty one.
+Without `Events: off`, events are on from here: a real Asterisk sends `FullyBooted` right
+after the reply, as in this recorded Asterisk 23 session
+(`tests/captures/10_tcp_5038/04_events_originate_list_logoff`):
+
+```text
+Asterisk Call Manager/12.0.0
+Action: Login
+ActionID: l1
+Username: hello
+Secret: ...
+
+Response: Success
+ActionID: l1
+Message: Authentication accepted
+
+Event: FullyBooted
+Privilege: system,all
+Uptime: 2707
+LastReload: 2707
+Status: Fully Booted
+```
+"""),
+        code('''
+if pbx.tcp_url is None:
+    print("skipped: no TCP port")
+else:
+    sock = socket.create_connection(tcp_address, timeout=5)
+    banner = receive(sock, 5, until=rb"\\r\\n")
+    print(repr(banner))                               # the banner, CRLF and all
+
+    form = pbx.login_form()                           # never print it: it holds the secret
+    typed = ["Action: Login", f"Username: {form['username']}", f"Secret: {form['secret']}"]
+    sock.sendall(("\\r\\n".join(typed) + "\\r\\n\\r\\n").encode())
+    print("typed:", typed[:2], "+ the secret + an empty line")
+    show(receive(sock, 5, until=rb"\\r\\n\\r\\n"))         # the reply (and what came with it)
+'''),
+        md("""
+Now send nothing on this connection. Another session (`ami`, this notebook's client)
+places a short call (a `Local` channel to extension 900, which answers, sends a
+`UserEvent` and hangs up after a second), and the events of that call arrive on the
+socket unasked, as they scroll by in the book's telnet window. On a shared PBX, other
+people's calls show up too. Nothing is dropped: every byte read is printed.
+"""),
+        code('''
+if pbx.tcp_url is None:
+    print("skipped: no TCP port")
+else:
+    call_id = f"nb01-{uuid.uuid4().hex[:8]}"          # our call's Uniqueid and Linkedid
+    ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True,
+                  ChannelId=call_id)
+    pushed = receive(sock, 2)                         # whatever comes within 2 seconds
+    show(pushed)
+    names = [m.name for m in amikit.parse_rawman(pushed) if m.name]
+    print(len(names), "events, none asked for:", ", ".join(dict.fromkeys(names)))
+'''),
+        md("""
+`Logoff` ends the session: Asterisk answers `Goodbye` and closes the connection, so
+`receive()` returns as soon as the server hangs up.
+"""),
+        code('''
+if pbx.tcp_url is None:
+    print("skipped: no TCP port")
+else:
+    sock.sendall(b"Action: Logoff\\r\\n\\r\\n")
+    show(receive(sock, 5))                            # until the server closes
+    sock.close()
+'''),
+        md("""
+## The same with amikit over TCP
+
+`AMIClient("tcp://127.0.0.1:5038", user, secret)` (here `pbx.client(tcp=True)`) does all
+of that for you: it reads the banner (`.banner`), logs in, reads the connection all the
+time in a background thread, matches each reply to its action by ActionID, and keeps the
+pushed events in a buffer until you ask with `wait_event()` or `events()`, the same
+methods as over HTTP.
+"""),
+        code('''
+if pbx.tcp_url is None:
+    print("skipped: no TCP port")
+else:
+    with pbx.client(tcp=True) as tcp:
+        print(tcp.banner)
+        print(tcp.ping())
+        call_id = f"nb01-{uuid.uuid4().hex[:8]}"
+        tcp.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True,
+                      ChannelId=call_id)
+        ours, deadline = [], time.monotonic() + 15
+        while sum(e.name == "Hangup" for e in ours) < 2 and time.monotonic() < deadline:
+            ours += [e for e in tcp.wait_event(timeout=1) if e.get("Linkedid") == call_id]
+        for event in ours:
+            if event.name in ("Newchannel", "Newstate", "UserEvent", "Hangup"):
+                print(f"{event.name:12} {event['Channel']:30} {event.get('ChannelStateDesc', '')}")
+    # leaving the with block sent Logoff and closed the connection
+'''),
         md("""
 ## By hand: three HTTP requests
 
@@ -161,6 +315,66 @@ try:
     ami.hangup("PJSIP/nobody-00000000")
 except amikit.errors.ActionFailed as error:
     print("refused:", error)
+'''),
+        md("""
+## HTTP and TCP side by side
+
+Both reach the same manager: the same users, actions, replies and events. What differs is
+how the bytes travel.
+
+| | HTTP (`http://host:8088/rawman`) | TCP (`tcp://host:5038`) |
+|---|---|---|
+| events | **poll**: they wait in the session's queue until you send `WaitEvent` | **push**: written to your connection as they happen, between your replies |
+| the session | a cookie (`mansession_id`) carried by each request, many connections; it expires after `httptimeout` of silence | the connection itself: it ends when the connection closes (`Logoff` answers `Goodbye`, then the server hangs up) |
+| events after Login | on by default, and queued until polled | on by default and sent at once (`FullyBooted` first); `Events: off` on Login, or the `Events` action, stops them |
+| which reply is which | each request gets its own HTTP response | everything comes on one stream: your reply is the message that carries your `ActionID` |
+| first bytes | an HTTP status line and headers | the banner `Asterisk Call Manager/12.0.0` |
+| turned on by | `webenabled = yes` in manager.conf and http.conf `enabled = yes` (off in a stock Asterisk) | manager.conf `enabled = yes` only |
+
+The cell below logs in over both, places a call from a third session, waits a second, then
+sends the same `Ping` over both. Over HTTP the reply is the whole body, and the call's
+events are still waiting for a `WaitEvent`; over TCP they have already arrived, before the
+reply, which is found by its `ActionID`.
+"""),
+        code('''
+if pbx.tcp_url is None or not pbx.url.startswith("http"):
+    print("skipped: this needs both an HTTP URL and a TCP port "
+          f"(have {pbx.url} and {pbx.tcp_url})")
+else:
+    web = httpx.Client()
+    web.post(pbx.url + "/rawman", data=pbx.login_form())          # HTTP: a cookie session
+    line = socket.create_connection(tcp_address, timeout=5)       # TCP: this connection
+    form = pbx.login_form()
+    line.sendall(f"Action: Login\\r\\nUsername: {form['username']}\\r\\n"
+                 f"Secret: {form['secret']}\\r\\nActionID: login-1\\r\\n\\r\\n".encode())
+    before = receive(line, 5, until=rb"ActionID: login-1\\r\\n(.+\\r\\n)*\\r\\n")
+
+    call_id = f"nb01-{uuid.uuid4().hex[:8]}"
+    ami.originate(Channel="Local/900@sets", Application="Wait", Data="1", Async=True,
+                  ChannelId=call_id)
+    time.sleep(1)
+
+    print("HTTP reply to Ping:")
+    print(web.get(pbx.url + "/rawman", params={"action": "Ping", "ActionID": "same-ping"}).text)
+    line.sendall(b"Action: Ping\\r\\nActionID: same-ping\\r\\n\\r\\n")
+    pushed = before + receive(line, 5, until=rb"ActionID: same-ping\\r\\n(.+\\r\\n)*\\r\\n")
+    messages = amikit.parse_rawman(pushed)
+    reply = next(i for i, m in enumerate(messages) if m.get("ActionID") == "same-ping")
+    print(f"TCP: {len(messages)} messages on the connection; the reply to Ping is number "
+          f"{reply + 1}, after {sum(1 for m in messages[:reply] if m.name)} events:")
+    print(messages[reply])
+
+    waited = amikit.parse_rawman(
+        web.get(pbx.url + "/rawman", params={"action": "WaitEvent", "Timeout": "1"}).text)
+    print("HTTP: WaitEvent now hands over",
+          sum(1 for m in waited if m.name not in ("", None, "WaitEventComplete")), "events")
+    web.get(pbx.url + "/rawman", params={"action": "Logoff"})
+    line.sendall(b"Action: Logoff\\r\\n\\r\\n")
+    pushed += receive(line, 5)                                    # until the server closes
+    line.close()
+    print()
+    print("every byte the TCP connection received:")
+    show(pushed)
 '''),
         md("""
 ## Exercise

@@ -44,6 +44,20 @@ class FoundPBX:
     simulator: Simulator | None = None
     spool: pathlib.Path | None = None
 
+    @classmethod
+    def of(cls, simulator: Simulator, username: str = "hello") -> FoundPBX:
+        """A running simulator as a notebook's PBX, logged in as ``username`` of its own
+        manager.conf (the secret read from there, so a notebook never types one).
+
+            >>> with Simulator(port=0) as sim, FoundPBX.of(sim).client() as ami:
+            ...     ami.ping()["Ping"]
+            'Pong'
+        """
+        user = simulator.config.users.get(username)
+        if user is None:
+            raise AMIError(f"the simulator's manager.conf has no user {username!r}")
+        return cls(simulator.url, user.name, user.secret, simulator=simulator)
+
     @property
     def tcp_url(self) -> str | None:
         """``tcp://host:port`` of this PBX's AMI over TCP, when known: ``AMIKIT_URL`` itself

@@ -194,9 +194,12 @@ def test_http_ami_off_is_404(tmp_path):
 
 
 def test_the_simulators_own_client_takes_the_secret_from_manager_conf(sim):
-    with sim.client() as ami:
+    from amikit.lab import FoundPBX
+
+    with FoundPBX.of(sim).client() as ami:
         assert ami.ping()["Ping"] == "Pong"
-    with sim.client("reporter", encoding="mxml") as reporter, pytest.raises(PermissionDenied):
+    with FoundPBX.of(sim, "reporter").client(encoding="mxml") as reporter, \
+            pytest.raises(PermissionDenied):
         reporter.originate(Channel="Local/900@sets", Application="Wait", Data="1")
     with pytest.raises(AMIError, match="no user 'nobody'"):
-        sim.client("nobody")
+        FoundPBX.of(sim, "nobody")

@@ -285,7 +285,8 @@ def test_stop_ends_the_arrivals(sim, ami):
 
 def test_the_simulator_counts_the_events_a_session_had_no_room_for(monkeypatch):
     monkeypatch.setattr(manager, "QUEUE_LIMIT", 50)  # 20,000 for a real session
-    with Simulator(port=0, speed=40, seed=7) as sim, sim.client() as ami:
+    with Simulator(port=0, speed=40, seed=7) as sim, \
+            AMIClient(sim.url, "hello", "world") as ami:
         ami.wait_event(0)
         assert sim.dropped_events == 0
         calls = sim.traffic("support", calls_per_minute=30, minutes=0.1, patience=0,

@@ -816,6 +816,7 @@ import pathlib
 import tempfile
 
 import amikit
+from amikit.lab import FoundPBX
 
 conf = pathlib.Path(tempfile.mkdtemp(prefix="callcentre-"))
 (conf / "queues.conf").write_text("""
@@ -856,12 +857,12 @@ print("configuration in", conf.name)
         md("""
 `speed=360` runs every duration of the PBX 360 times faster: an hour in ten seconds.
 `pbx_timestamps=True` stamps the events in that simulated time too, so the tables below
-show an hour, not ten seconds. `sim.client()` logs in as the simulator's `hello` user,
-its secret read from the simulator's own `manager.conf`.
+show an hour, not ten seconds. `FoundPBX.of(sim).client()` logs in as the simulator's
+`hello` user, its secret read from the simulator's own `manager.conf`.
 """),
         code('''
 sim = amikit.Simulator(port=0, speed=360, seed=7, config=conf, pbx_timestamps=True).start()
-ami = sim.client()
+ami = FoundPBX.of(sim).client()
 ami.wait_event(0)   # our session listens from here on: it will get the whole hour
 print(sim)
 '''),

@@ -30,9 +30,8 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from amikit.client import AMIClient
 from amikit.errors import AMIError
 from amikit.sim.config import ConfigError, SimConfig, load_config
 from amikit.sim.dialplan import Dialplan
@@ -154,20 +153,6 @@ class Simulator:
         host = f"[{self.tcp_host}]" if ":" in self.tcp_host else self.tcp_host
         return f"tcp://{host}:{self.tcp_port}"
 
-    def client(self, username: str = "hello", **kwargs: Any) -> AMIClient:
-        """An :class:`amikit.AMIClient` of this simulator, as ``username`` of its manager.conf,
-        the secret read from there (so a notebook never types one); ``kwargs`` go to the
-        client (``encoding``, ``auth`` …).
-
-            >>> with Simulator(port=0) as sim, sim.client() as ami:
-            ...     ami.ping()["Ping"]
-            'Pong'
-        """
-        user = self.config.users.get(username)
-        if user is None:
-            raise AMIError(f"the simulator's manager.conf has no user {username!r}")
-        return AMIClient(self.url, user.name, user.secret, **kwargs)
-
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -178,7 +163,8 @@ class Simulator:
         :data:`~amikit.sim.manager.QUEUE_LIMIT` (20,000) events waiting for its next poll
         and drops the oldest beyond that. Nonzero means some session's frame lacks events.
 
-            >>> with Simulator(port=0) as sim, sim.client() as ami:
+            >>> from amikit import AMIClient
+            >>> with Simulator(port=0) as sim, AMIClient(sim.url, "hello", "world") as ami:
             ...     sim.dropped_events
             0
         """

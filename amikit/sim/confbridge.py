@@ -106,8 +106,8 @@ class Conferences:
     """The PBX's conferences (``sim.pbx.conferences``), with the profiles of
     ``confbridge.conf``; the ``ConfBridge`` application joins a channel to one by name.
 
-        >>> from amikit.sim import Simulator
-        >>> with Simulator(port=0, speed=20) as sim, sim.client() as ami:
+        >>> from amikit import AMIClient, Simulator
+        >>> with Simulator(port=0, speed=20) as sim, AMIClient(sim.url, "hello", "world") as ami:
         ...     _ = ami.originate(Channel="Local/800@sets", Application="Wait", Data="5",
         ...                       Async=True)   # 800 runs ConfBridge(1)
         ...     joined = next(ami.events(names=["ConfbridgeJoin"]))

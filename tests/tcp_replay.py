@@ -123,7 +123,8 @@ def is_event(message: bytes) -> bool:
 
 
 class Connection:
-    """A TCP AMI connection that collects whole messages."""
+    """A TCP AMI connection that collects whole messages: what it read is never dropped,
+    a message cut across segments is handed out only once it is whole."""
 
     def __init__(self, host: str, port: int) -> None:
         self.sock = socket.create_connection((host, port), timeout=15)
@@ -158,8 +159,12 @@ class Connection:
             self.read_for(min(0.05, deadline - time.monotonic()))
 
     def take(self) -> bytes:
-        data, self.buffer = self.buffer, b""
-        return data
+        """The whole messages received so far (the banner counts as one); a message still
+        arriving stays buffered, so the next ``take`` returns it whole."""
+        parts = messages(self.buffer)
+        rest = parts.pop() if parts and not whole(parts[-1:]) else b""
+        self.buffer = rest
+        return b"".join(parts)
 
     def close(self) -> None:
         self.sock.close()

@@ -235,3 +235,23 @@ def test_notebooks_readme_lists_every_notebook():
     for path in NOTEBOOKS:
         assert path.name in readme
     assert len(NOTEBOOKS) == 7
+
+
+def test_notebook_01_on_a_pbx_reached_over_tcp_only(tmp_path, monkeypatch):
+    """``AMIKIT_URL=tcp://…`` (a real Asterisk with HTTP AMI off): the TCP cells and the
+    exercise run, the HTTP cells say so and skip instead of failing."""
+    conf = tmp_path / "lab-conf"
+    conf.mkdir()
+    for name in ("manager.conf", "http.conf", "extensions.conf"):
+        shutil.copyfile(LAB_CONF / name, conf / name)
+    (conf / "pjsip.conf").write_text("; the lab Asterisk has no phones\n")
+    notebook = nbformat.read(ROOT / "notebooks" / "01-first-contact.ipynb", as_version=4)
+    answered(notebook)
+    with Simulator(port=0, tcp_port=0, speed=10, config=conf) as sim:
+        run(notebook, tmp_path, monkeypatch, {"AMIKIT_URL": sim.tcp_url, "AMIKIT_USER": "hello",
+                                              "AMIKIT_SECRET": "world"})
+    joined = "".join(text for _, text in outputs(notebook))
+    assert "world" not in joined, "a secret was printed"
+    assert "b'Asterisk Call Manager/12.0.0\\r\\n'" in joined and "no TCP port" not in joined
+    assert joined.count("skipped: HTTP AMI not known") == 4
+    assert joined.count("Well done") == len(tagged(notebook, "check"))

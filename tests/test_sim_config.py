@@ -83,3 +83,30 @@ def test_manager_conf_tcp_settings(tmp_path):
     mine = load_config(tmp_path)
     assert (mine.manager_enabled, mine.tcp_bindaddr, mine.tcp_port) == (False, "127.0.0.2", 15038)
     assert (mine.authtimeout, mine.authlimit, mine.webenabled) == (5.0, 3, False)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("authtimeout = 5.9\nauthlimit = 3 connections", (5, 3)),  # atoi: the leading digits
+    ("authtimeout = 0\nauthlimit = 0", (30, 50)),  # below 1: warned, the default kept
+    ("authtimeout = -4\nauthlimit = many", (30, 50)),
+])
+def test_authtimeout_and_authlimit_read_as_init_manager_does(tmp_path, caplog, text, expected):
+    """__init_manager: atoi, and a value below 1 is 'Invalid ... using default value' (so
+    authlimit = 0 cannot refuse every connection)."""
+    (tmp_path / "manager.conf").write_text(
+        f"[general]\n{text}\n[hello]\nsecret = other\nread = all\nwrite = all\n")
+    config = load_config(tmp_path)
+    assert (config.authtimeout, config.authlimit) == expected
+    assert ("invalid auth" in caplog.text) == (expected == (30, 50))
+
+
+def test_writetimeout_is_a_user_setting_of_at_least_100_ms(tmp_path, caplog):
+    """__init_manager reads writetimeout in a user's section: atoi, below 100 warned and
+    the default 100 kept."""
+    assert load_config().users["hello"].writetimeout == 100
+    (tmp_path / "manager.conf").write_text(
+        "[general]\n[slow]\nsecret = a\nwritetimeout = 2500\n"
+        "[hasty]\nsecret = b\nwritetimeout = 50\n")
+    users = load_config(tmp_path).users
+    assert (users["slow"].writetimeout, users["hasty"].writetimeout) == (2500, 100)
+    assert "invalid writetimeout value '50' for [hasty]" in caplog.text

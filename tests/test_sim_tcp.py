@@ -10,7 +10,9 @@ byte is compared in order. The expected bytes come from the captures only.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import random
 import re
 import shutil
 import socket
@@ -21,11 +23,15 @@ from importlib import resources
 import pytest
 
 from amikit.sim import Simulator
-from amikit.sim.tcpfront import ActionReader
+from amikit.sim.config import load_config
+from amikit.sim.events import EventBus
+from amikit.sim.manager import Manager
+from amikit.sim.tcpfront import INBOX, ActionReader, TCPFront, _Connection
 from tests.conftest import CAPTURES, capture_bytes
 from tests.tcp_replay import BANNER, FOLDER, Connection, Turn, is_event, masked, messages, turns, whole
 
 SPEED = 5  # the PBX's Wait(1) takes 0.2 s; the replay's pauses shrink to match
+DEADLINE = 30.0  # seconds a turn may take to bring what the capture shows, under load too
 NAMES = ["01_login_ping_command_logoff", "02_wrong_password", "03_events_on_2s_during_busy_run",
          "04_events_originate_list_logoff", "05_challenge_md5_login", "06_pipelined_actions",
          "07_errors_and_lf", "08_unauthenticated_idle_authtimeout"]
@@ -41,15 +47,18 @@ def sim(tmp_path_factory) -> Iterator[Simulator]:
 
 
 def replay(sim: Simulator, name: str, *, windows: dict[int, int] | None = None,
+           enough: dict[int, Callable[[list[bytes]], bool]] | None = None,
            rewrite: Callable[[bytes, bytes], bytes] | None = None,
            during: Callable[[int], None] | None = None) -> list[tuple[Turn, list[bytes]]]:
     """Play capture ``name`` against ``sim``; return each turn with the messages received.
 
-    ``windows`` names the turns where the capture shows pushed events: turn index → how
-    many leading messages are the reply. ``rewrite(sent, received so far)`` adapts a write
-    to this run (the MD5 key of a new challenge); ``during(turn)`` runs after a write.
+    Each turn is read until as many whole messages as the capture shows have come (or
+    ``enough[turn](messages)`` holds), within a generous deadline, then for the recorded
+    pause. ``windows`` names the turns where the capture shows pushed events: turn index →
+    how many leading messages are the reply. ``rewrite(sent, received so far)`` adapts a
+    write to this run (the MD5 key of a new challenge); ``during(turn)`` runs after a write.
     """
-    windows = windows or {}
+    windows, enough = windows or {}, enough or {}
     conn = Connection("127.0.0.1", sim.tcp_port)
     received: bytes = b""
     out = []
@@ -59,8 +68,9 @@ def replay(sim: Simulator, name: str, *, windows: dict[int, int] | None = None,
                 conn.send(rewrite(turn.sent, received) if rewrite else turn.sent)
             if during is not None:
                 during(index)
-            must = windows.get(index, len(messages(turn.expected)))
-            conn.read_until(lambda got, n=must: whole(got) >= n)
+            count = len(messages(turn.expected))
+            conn.read_until(enough.get(index, lambda got, n=count: whole(got) >= n),
+                            seconds=DEADLINE)
             if turn.closed:
                 conn.read_until(lambda got: False)
                 assert conn.eof, f"turn {index}: the capture shows the server closing"
@@ -151,7 +161,10 @@ def test_03_events_pushed_after_login_without_asking(sim):
             other.read_until(lambda got: False)
             other.close()
 
-    played = replay(sim, NAMES[2], windows={1: 3}, during=place_a_call)
+    # the reply, FullyBooted and SuccessfulAuth, then the call's events: read until more
+    # than 20 of those have come (they take the call's 0.2 s, or longer on a loaded machine)
+    played = replay(sim, NAMES[2], windows={1: 3}, during=place_a_call,
+                    enough={1: lambda got: whole(got) >= 3 + 21})
     assert_exact(*played[0], 0)
     events = assert_window(*played[1], head=3, index=1)
     assert len(events) > 20
@@ -160,6 +173,34 @@ def test_03_events_pushed_after_login_without_asking(sim):
         assert _names(event) in shapes.get(_kind(event), set()), event
     assert all(re.match(rb"Event: \w+\r\nPrivilege: [a-z]+,all\r\nTimestamp: \d+\.\d{6}\r\n", e)
                for e in events)
+
+
+def test_fully_booted_follows_the_event_mask_not_the_transport(sim):
+    """action_login appends FullyBooted when send_events and the read permission both have
+    system. A TCP session starts with every event on, an HTTP one with none
+    (generic_http_callback: send_events = 0), so over HTTP only a Login with Events on
+    gets it; the HTTP captures log in without Events or with Events: off and show none."""
+    import httpx
+
+    def login(**events: str) -> list[bytes]:
+        with httpx.Client() as http:
+            reply = http.get(sim.url + "/rawman", params={
+                "action": "Login", "username": "hello", "secret": "world", **events})
+            return messages(reply.content)
+
+    assert login() == [b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"]
+    assert len(login(Events="off")) == 1 and len(login(Events="call")) == 1
+    for mask in ("on", "system"):
+        got = login(Events=mask)
+        assert len(got) == 2 and re.fullmatch(
+            rb"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: \d+\r\n"
+            rb"LastReload: \d+\r\nStatus: Fully Booted\r\n\r\n", got[1])
+    conn = Connection("127.0.0.1", sim.tcp_port)
+    conn.send(b"Action: Login\r\nUsername: hello\r\nSecret: world\r\nEvents: call\r\n\r\n"
+              b"Action: Ping\r\nActionID: after\r\n\r\n")
+    conn.read_until(lambda got: any(b"ActionID: after" in m for m in got))
+    assert not any(b"FullyBooted" in m for m in messages(conn.take()))
+    conn.close()
 
 
 def test_04_events_originate_list_events_off_and_on_logoff(sim):
@@ -239,14 +280,16 @@ def test_authtimeout_counts_from_the_connection_not_from_the_last_line(quick_aut
 def test_authlimit_closes_new_connections_unanswered(quick_auth):
     first, second = (Connection("127.0.0.1", quick_auth.tcp_port) for _ in range(2))
     for conn in (first, second):
-        conn.read_until(lambda got: bool(got))
+        conn.read_until(lambda got: whole(got) >= 1)
+        assert conn.take() == BANNER
     third = Connection("127.0.0.1", quick_auth.tcp_port)
     third.read_until(lambda got: False, seconds=2)
     assert third.eof and third.take() == b""  # session_do: over authlimit, no banner
     first.send(b"Action: Login\r\nUsername: hello\r\nSecret: world\r\nEvents: off\r\n\r\n")
-    first.read_until(lambda got: len(got) >= 2)
+    first.read_until(lambda got: whole(got) >= 1)
+    assert first.take() == b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"
     fourth = Connection("127.0.0.1", quick_auth.tcp_port)  # a logged-in one no longer counts
-    fourth.read_until(lambda got: bool(got))
+    fourth.read_until(lambda got: whole(got) >= 1)
     assert fourth.take() == BANNER
     for conn in (first, second, third, fourth):
         conn.close()
@@ -294,6 +337,115 @@ def test_an_empty_action_and_overlong_lines_are_answered_not_dropped():
     assert many[0].problem() == "Too many lines in message or allocation failure"
 
 
+def _actions(*chunks: bytes) -> list[tuple[list[tuple[str, str]], str | None]]:
+    reader = ActionReader()
+    return [(a.params, a.problem()) for chunk in chunks for a in reader.feed(chunk)]
+
+
+TOO_LONG = "Failed to parse message: line too long"
+
+
+@pytest.mark.parametrize("end, size, fits", [
+    (b"\r\n", 1022, True), (b"\r\n", 1023, False), (b"\n", 1023, True), (b"\n", 1024, False)])
+def test_a_line_fits_the_1024_byte_buffer_with_its_line_end(end, size, fits):
+    """get_input reads into inbuf[1025] (1024 bytes and a NUL): a line and its CRLF fill at
+    most 1024 bytes. One byte more and the full buffer has no line end: it is dropped but
+    for its last byte, and the action is answered with an error."""
+    line = b"X: " + b"y" * (size - 3)
+    got = _actions(b"Action: Ping" + end + line + end + b"ActionID: 7" + end + end)
+    if fits:
+        assert got == [([("Action", "Ping"), ("X", "y" * (size - 3)), ("ActionID", "7")], None)]
+    elif end == b"\r\n":
+        # the kept CR and the LF that follows make a blank line: that ends the action there,
+        # and the next line starts another (as Asterisk answers it)
+        assert got == [([("Action", "Ping")], TOO_LONG), ([("ActionID", "7")], None)]
+    else:
+        assert got == [([("Action", "Ping"), ("ActionID", "7")], TOO_LONG)]
+
+
+def test_an_overlong_line_keeps_its_last_byte_and_reads_alike_however_it_is_cut():
+    """get_input keeps the full buffer's last byte "in case we are in the middle of a
+    CRLF": here it is the A of the ActionID the error reply then carries. The actions do
+    not depend on how the bytes were cut into segments."""
+    data = (b"Action: Ping\r\n" + b"y" * 1023 + b"ActionID: 7\r\n\r\n"
+            + b"Action: Ping\r\nX: " + b"y" * 3000 + b"\r\nActionID: 8\r\n\r\n"
+            + b"Action: Logoff\r\n\r\n")
+    whole_write = _actions(data)
+    assert whole_write == [([("Action", "Ping"), ("ActionID", "7")], TOO_LONG),
+                           ([("Action", "Ping"), ("ActionID", "8")], TOO_LONG),
+                           ([("Action", "Logoff")], None)]
+    assert _actions(*(data[i:i + 1] for i in range(len(data)))) == whole_write
+    assert _actions(*(data[i:i + 1000] for i in range(0, len(data), 1000))) == whole_write
+    # a full buffer ending in CR, its LF in the next segment: a blank line, then Logoff
+    first = b"Action: Ping\r\nX: " + b"y" * 1020 + b"\r"
+    assert _actions(first, b"\nActionID: 7\r\nAction: Logoff\r\n\r\n") == [
+        ([("Action", "Ping")], TOO_LONG), ([("ActionID", "7"), ("Action", "Logoff")], None)]
+
+
+class _UnreadSocket:
+    """A StreamWriter whose client never reads: the socket takes nothing more."""
+
+    class _Transport:
+        def get_write_buffer_size(self) -> int:
+            return 1 << 20
+
+    def __init__(self) -> None:
+        self.transport = self._Transport()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    async def drain(self) -> None:
+        await asyncio.Event().wait()
+
+    def get_extra_info(self, name: str) -> object:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _front() -> TCPFront:
+    config = load_config()
+    return TCPFront(Manager(config, EventBus(), random.Random(1)))
+
+
+def test_actions_pipelined_by_a_client_that_reads_nothing_wait_in_the_socket():
+    """do_message reads the next action only once the last is answered: a client that
+    writes actions and reads no reply fills a few waiting actions, then its own socket,
+    never the simulator's memory."""
+    async def scenario() -> int:
+        front = _front()
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"Action: Ping\r\n\r\n" * 20000)
+        conn = _Connection(front, front.manager.open_stream(), reader, _UnreadSocket())
+        task = asyncio.ensure_future(conn.run())
+        for _ in range(50):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return conn.inbox.qsize()
+
+    assert asyncio.run(scenario()) <= INBOX
+
+
+def test_a_write_the_client_does_not_read_ends_after_writetimeout():
+    """send_string: a write gets the session's writetimeout (100 ms before Login, then
+    the user's); past it write_error is set and session_do ends the connection."""
+    async def scenario() -> tuple[float, bool]:
+        front = _front()
+        writer = _UnreadSocket()
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"Action: Ping\r\n\r\n")
+        started = time.monotonic()
+        await asyncio.wait_for(front.serve(reader, writer), 10)
+        return time.monotonic() - started, writer.closed
+
+    took, closed = asyncio.run(scenario())
+    assert closed and 0.09 <= took < 5
+
+
 def test_the_simulator_serves_tcp_only_when_asked():
     with Simulator(port=0) as plain:
         assert plain.tcp_url is None
@@ -313,12 +465,13 @@ def test_a_taken_tcp_port_fails_or_falls_back_to_http_only(sim, caplog):
     assert "TCP AMI is off" in caplog.text
 
 
-def test_manager_conf_enabled_no_turns_tcp_off(tmp_path):
+def test_manager_conf_enabled_no_turns_tcp_off_and_says_so(tmp_path, caplog):
     shutil.copy(resources.files("amikit.sim").joinpath("defaults/manager.conf"), tmp_path)
     path = tmp_path / "manager.conf"
     path.write_text(path.read_text().replace("enabled = yes\n", "enabled = no\n", 1))
     with Simulator(port=0, tcp_port=0, config=tmp_path) as off:
         assert off.tcp_url is None
+    assert "TCP AMI is off: manager.conf says enabled = no" in caplog.text
 
 
 def test_amikit_sim_tcp_flags():
@@ -334,6 +487,29 @@ def test_amikit_sim_tcp_flags():
         options("--tcp-port", "5038", "--no-tcp")
 
 
+def _first_lines(proc, count: int, seconds: float) -> list[str]:
+    """``proc``'s first ``count`` lines of output, or a failure after ``seconds`` (a simulator
+    that fails to start must not hang the run)."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for _ in range(count):  # no further: communicate() reads the rest
+            lines.put(proc.stdout.readline())
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + seconds
+    got = []
+    while len(got) < count:
+        try:
+            got.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            pytest.fail(f"amikit sim printed {got!r} in {seconds} s, then nothing")
+    return got
+
+
 def test_amikit_sim_prints_the_tcp_address_and_serves_it():
     import subprocess
     import sys
@@ -341,7 +517,7 @@ def test_amikit_sim_prints_the_tcp_address_and_serves_it():
     proc = subprocess.Popen([sys.executable, "-m", "amikit.cli", "sim", "--port", "0",
                              "--tcp-port", "0"], stdout=subprocess.PIPE, text=True)
     try:
-        lines = [proc.stdout.readline() for _ in range(4)]
+        lines = _first_lines(proc, 4, seconds=30)
         port = int(re.search(r"tcp://127\.0\.0\.1:(\d+): nc 127\.0\.0\.1 \1", lines[3])[1])
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             assert sock.recv(100) == BANNER

@@ -248,15 +248,20 @@ else:
 
 The book logs in with `curl` and a cookie jar. Here is the same with `httpx`: the Login
 action, then `Ping` with the cookie the server set, then `Logoff`. (The login parameters
-come from `pbx.login_form()`, so no password is typed here.)
+come from `pbx.login_form()`, so no password is typed here.) When `AMIKIT_URL` is
+`tcp://host:5038`, no HTTP address is known: the HTTP cells say so and skip.
 """),
         code('''
 import httpx
 
-http = httpx.Client()
-login = http.post(pbx.url + "/rawman", data=pbx.login_form())
-print(login.text)
-print("cookie:", login.headers["set-cookie"])
+if not pbx.url.startswith("http"):
+    print(f"skipped: HTTP AMI not known ({pbx.url} is TCP): set AMIKIT_URL to "
+          "http://HOST:8088 to follow the HTTP cells; they skip.")
+else:
+    http = httpx.Client()
+    login = http.post(pbx.url + "/rawman", data=pbx.login_form())
+    print(login.text)
+    print("cookie:", login.headers["set-cookie"])
 '''),
         md("""
 The reply is plain AMI text: `Name: value` lines ending in CRLF, a blank line at the end.
@@ -265,10 +270,13 @@ you are logged in; lose it, or stay silent longer than `httptimeout` (60 s here)
 the server quietly gives you a new, unauthenticated one.
 """),
         code('''
-ping = http.get(pbx.url + "/rawman", params={"action": "Ping", "ActionID": "ping-1"})
-print(ping.text)
-print(http.get(pbx.url + "/rawman", params={"action": "Logoff"}).text)
-print(http.get(pbx.url + "/rawman", params={"action": "Ping"}).text)   # after Logoff
+if not pbx.url.startswith("http"):
+    print("skipped: HTTP AMI not known")
+else:
+    ping = http.get(pbx.url + "/rawman", params={"action": "Ping", "ActionID": "ping-1"})
+    print(ping.text)
+    print(http.get(pbx.url + "/rawman", params={"action": "Logoff"}).text)
+    print(http.get(pbx.url + "/rawman", params={"action": "Ping"}).text)   # after Logoff
 '''),
         md("""
 ## The same with amikit, in each encoding
@@ -277,15 +285,18 @@ print(http.get(pbx.url + "/rawman", params={"action": "Ping"}).text)   # after L
 `Message` objects; the client does it for you.
 """),
         code('''
-with pbx.client() as rawman, pbx.client(encoding="mxml") as mxml:
-    print(rawman.ping())
-    print(mxml.ping())
+if not pbx.url.startswith("http"):
+    print("skipped: HTTP AMI not known")
+else:
+    with pbx.client() as rawman, pbx.client(encoding="mxml") as mxml:
+        print(rawman.ping())
+        print(mxml.ping())
 
-page = httpx.Client()
-page.post(pbx.url + "/manager", data=pbx.login_form())
-html = page.get(pbx.url + "/manager", params={"action": "Ping"}).text
-print(html[:120], "...")
-print(amikit.parse_manager_html(html)[0])
+    page = httpx.Client()
+    page.post(pbx.url + "/manager", data=pbx.login_form())
+    html = page.get(pbx.url + "/manager", params={"action": "Ping"}).text
+    print(html[:120], "...")
+    print(amikit.parse_manager_html(html)[0])
 '''),
         md("""
 In `mxml` Asterisk lower-cases header names and replaces `-` by `_` (`Cause-txt` arrives
@@ -297,10 +308,13 @@ Prefix the encoding with `a` (`/arawman`, `/amxml`): the server answers 401 with
 challenge, the client answers it, and no cookie is involved.
 """),
         code('''
-challenge = httpx.get(pbx.url + "/arawman", params={"action": "Ping"})
-print(challenge.status_code, challenge.headers["www-authenticate"])
-with pbx.client(auth="digest") as digest:
-    print(digest.ping())
+if not pbx.url.startswith("http"):
+    print("skipped: HTTP AMI not known")
+else:
+    challenge = httpx.get(pbx.url + "/arawman", params={"action": "Ping"})
+    print(challenge.status_code, challenge.headers["www-authenticate"])
+    with pbx.client(auth="digest") as digest:
+        print(digest.ping())
 '''),
         md("""
 ## What an error looks like

@@ -123,8 +123,11 @@ class Simulator:
         self.pbx_timestamps = pbx_timestamps
         self.tcp_host = tcp_host or host or self.config.tcp_bindaddr
         self.tcp_port = self.config.tcp_port if tcp_port == MANAGER_CONF else tcp_port
-        if not self.config.manager_enabled:
-            self.tcp_port = None  # manager.conf enabled = no: no AMI on TCP either
+        if not self.config.manager_enabled and self.tcp_port is not None:
+            # manager.conf enabled = no: no AMI on TCP either; said, as a taken port is
+            log.warning("TCP AMI is off: manager.conf says enabled = no (tcp_port %s ignored)",
+                        self.tcp_port)
+            self.tcp_port = None
         if self.tcp_port is not None:
             check_bind(self.tcp_host, allow_remote, self.config)
         self.tcp_optional = tcp_optional

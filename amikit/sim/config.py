@@ -1,7 +1,7 @@
 """The simulator's configuration, read from Asterisk's own file formats.
 
 ``manager.conf`` (users, httptimeout, timestampevents, and for TCP AMI enabled, port,
-bindaddr, authtimeout, authlimit), ``http.conf`` (bindaddr, bindport,
+bindaddr, authtimeout, authlimit and each user's writetimeout), ``http.conf`` (bindaddr, bindport,
 prefix, servername), ``extensions.conf`` (the dialplan), ``pjsip.conf`` (sections with
 ``type=endpoint``), ``queues.conf``, ``confbridge.conf`` and ``musiconhold.conf`` (kept as
 sections; :mod:`amikit.sim.queue`, :mod:`amikit.sim.confbridge` and :mod:`amikit.sim.moh` read
@@ -14,6 +14,7 @@ What is not understood is an error naming the file and the line.
 
 from __future__ import annotations
 
+import logging
 import pathlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,12 +23,16 @@ from amikit.callfile import strip_comment
 from amikit.errors import AMIError
 from amikit.protocol import is_true
 from amikit.sim.perms import parse_perms
+from amikit.sim.replies import atoi
 
 __all__ = ["ConfigError", "Endpoint", "Section", "SimConfig", "User", "load_config", "read_conf"]
 
 FILES = ("manager.conf", "http.conf", "extensions.conf", "pjsip.conf", "sim.conf", "queues.conf",
          "confbridge.conf", "musiconhold.conf")
 BEHAVIOURS = ("answer", "busy", "noanswer", "reject", "congestion")
+WRITETIMEOUT = 100  # ms; __init_manager's user->writetimeout, build_mansession's too
+
+log = logging.getLogger("amikit.sim")
 
 
 class ConfigError(AMIError, ValueError):
@@ -108,6 +113,8 @@ class User:
     read: int
     write: int
     allow_multiple_login: bool = True
+    #: milliseconds a TCP write to this user's connection may wait (``writetimeout``)
+    writetimeout: int = WRITETIMEOUT
 
     def __repr__(self) -> str:  # never the secret
         return f"User({self.name!r}, read={self.read:#x}, write={self.write:#x})"
@@ -140,7 +147,7 @@ class SimConfig:
     tcp_port: int = 5038
     #: manager.conf's ``authtimeout`` (seconds to log in) and ``authlimit`` (unauthenticated
     #: TCP connections at once), Asterisk's defaults 30 and 50.
-    authtimeout: float = 30.0
+    authtimeout: int = 30
     authlimit: int = 50
     bindaddr: str = "127.0.0.1"
     bindport: int = 8088
@@ -179,6 +186,22 @@ def _number(section: Section, key: str, default: float, path: str) -> float:
         raise ConfigError(f"{path}:{line}: {key} must be a number, not {value!r}") from None
 
 
+def _at_least(section: Section, key: str, default: int, least: int, path: str,
+              where: str = "") -> int:
+    """A whole number as ``__init_manager`` reads authtimeout, authlimit and writetimeout:
+    ``atoi``, and below ``least`` a warning and the default kept."""
+    value = section.get(key)
+    if value is None:
+        return default
+    number = atoi(value)
+    if number < least:
+        line = next(n for k, _, n in section.items if k.lower() == key.lower())
+        log.warning("%s:%d: invalid %s value %r%s, using default value %d", path, line, key,
+                    value, where, default)
+        return default
+    return number
+
+
 def load_config(directory: str | pathlib.Path | None = None) -> SimConfig:
     """Read the configuration: the shipped defaults, each replaced by ``directory``'s file."""
     folder = pathlib.Path(directory) if directory is not None else None
@@ -200,8 +223,9 @@ def load_config(directory: str | pathlib.Path | None = None) -> SimConfig:
             read, write = parse_perms(section.get("read", "")), parse_perms(section.get("write", ""))
         except ValueError as exc:
             raise ConfigError(f"{path}:{section.line}: [{section.name}]: {exc}") from None
-        users[section.name] = User(section.name, secret, read, write,
-                                   is_true(section.get("allowmultiplelogin", "yes")))
+        users[section.name] = User(
+            section.name, secret, read, write, is_true(section.get("allowmultiplelogin", "yes")),
+            _at_least(section, "writetimeout", WRITETIMEOUT, 100, path, f" for [{section.name}]"))
     config = SimConfig(
         users=users,
         httptimeout=int(_number(general, "httptimeout", 60, path)),
@@ -210,8 +234,8 @@ def load_config(directory: str | pathlib.Path | None = None) -> SimConfig:
         manager_enabled=is_true(general.get("enabled")),
         tcp_bindaddr=general.get("bindaddr", "127.0.0.1") or "127.0.0.1",
         tcp_port=int(_number(general, "port", 5038, path)),
-        authtimeout=_number(general, "authtimeout", 30, path),
-        authlimit=int(_number(general, "authlimit", 50, path)),
+        authtimeout=_at_least(general, "authtimeout", 30, 1, path),
+        authlimit=_at_least(general, "authlimit", 50, 1, path),
     )
     config.default_password_in_use = any(
         u.name == "hello" and u.secret == "world" for u in users.values())

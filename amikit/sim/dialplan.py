@@ -312,16 +312,6 @@ def evaluate(expr: str) -> str:
     return disjunction()
 
 
-def atoi(text: str) -> int:
-    """C's ``atoi``, as applications read a number: the leading digits, else 0.
-
-        >>> atoi("20"), atoi(" 7s"), atoi("abc"), atoi("-3")
-        (20, 7, 0, -3)
-    """
-    match = re.match(r"\s*([+-]?\d+)", text)
-    return int(match.group(1)) if match else 0
-
-
 def split_args(data: str) -> list[str]:
     """An application's arguments, split on commas outside quotes and parentheses."""
     args, depth, quoted, current = [], 0, False, []

@@ -17,6 +17,7 @@ from email.utils import formatdate
 from urllib.parse import parse_qsl, urlsplit
 
 from amikit.sim import wire
+from amikit.sim.front import Front
 from amikit.sim.manager import Manager, Reply, Request
 from amikit.sim.replies import is_number
 
@@ -49,20 +50,19 @@ def _params(query: str) -> list[tuple[str, str]]:
     return parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
 
 
-class HTTPFront:
+class HTTPFront(Front):
     """Serves the manager's HTTP paths on one listening socket."""
 
     def __init__(self, manager: Manager, prefix: str = "", servername: str = "Asterisk/23.4.1",
                  enabled: bool = True, *, session_inactivity: float = SESSION_INACTIVITY,
                  session_limit: int = SESSION_LIMIT) -> None:
+        super().__init__()
         self.manager = manager
         self.session_inactivity = session_inactivity
         self.session_limit = session_limit
         self.prefix = prefix.rstrip("/").lower()
         self.servername = servername
         self.enabled = enabled
-        self.connections: dict[asyncio.StreamWriter, asyncio.Task[object]] = {}
-        self.port = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer one connection's requests until it closes, errs, idles or is told to close."""
@@ -70,9 +70,7 @@ class HTTPFront:
             # httpd_helper_thread: over session_limit the new connection is closed unanswered
             writer.close()
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self.connections[writer] = task
+        self.opened(writer)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         try:
             while True:
@@ -91,15 +89,7 @@ class HTTPFront:
             # not an error worth a traceback per connection
             return
         finally:
-            self.connections.pop(writer, None)
-            writer.close()
-
-    async def close(self) -> None:
-        """End every open connection."""
-        tasks = list(self.connections.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            self.closed(writer)
 
     async def _line(self, reader: asyncio.StreamReader) -> bytes:
         """One line, within ``session_inactivity`` (``ast_iostream_set_timeout_inactivity``);

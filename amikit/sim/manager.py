@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from amikit.sim import perms, wire
-from amikit.sim.config import SimConfig, User
+from amikit.sim.config import WRITETIMEOUT, SimConfig, User
 from amikit.sim.events import Event, EventBus, EventQueue
 from amikit.sim.manager_actions import ManagerActions
 from amikit.sim.replies import error, header
@@ -106,6 +106,12 @@ class Session:
     @property
     def writeperm(self) -> int:
         return self.user.write if self.user else 0
+
+    @property
+    def writetimeout(self) -> float:
+        """Seconds a TCP write may wait: 100 ms until Login (``build_mansession``), then the
+        user's ``writetimeout`` (``authenticate`` copies it)."""
+        return (self.user.writetimeout if self.user else WRITETIMEOUT) / 1000
 
 
 class Manager:

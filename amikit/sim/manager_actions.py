@@ -80,14 +80,18 @@ class ManagerActions:
             session.mask, session.mask_set = event_mask(events, user.read), True
         self.security("SuccessfulAuth", session, request, [("UsingPassword", "0")])
         reply = [response("Success", action_id, [("Message", "Authentication accepted")])]
-        if session.stream and session.mask & session.readperm & perms.SYSTEM:
+        if session.mask & session.readperm & perms.SYSTEM:
             reply.append(self.fully_booted())
         return reply
 
     def fully_booted(self) -> Pairs:
         """``action_login``'s FullyBooted, written into the Login reply itself (so with no
-        Timestamp) when the session reads system events. Only TCP sessions start with
-        events on, so over HTTP it never appears (captures 10_tcp_5038/03, 04 vs 01_login)."""
+        Timestamp) when the session's event mask (``send_events``) and its read permission
+        both have ``system``, whatever the transport. A TCP session starts with every event
+        on (captures 10_tcp_5038/03, 04); an HTTP one with none (``generic_http_callback``
+        sets ``send_events = 0``), so there only a Login with ``Events: on`` (or a mask
+        naming system) gets it; the HTTP captures log in without Events or with
+        ``Events: off`` (01_login, 08_waitevent_semantics/e_...) and show none."""
         up = str(int(time.time() - self.manager.started_wall))
         return [("Event", "FullyBooted"), ("Privilege", perms.privilege(perms.SYSTEM)),
                 ("Uptime", up), ("LastReload", up), ("Status", "Fully Booted")]

@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING
 
 from amikit.sim import perms
 from amikit.sim.channel import HANGUP, UP, Bridge, Channel
-from amikit.sim.dialplan import atoi, split_args
+from amikit.sim.dialplan import split_args
 from amikit.sim.queue_model import DEVICE_STATES, INVALID, NOT_INUSE, Caller, Member, Queue
+from amikit.sim.replies import atoi
 
 if TYPE_CHECKING:
     from amikit.sim.pbx import PBX

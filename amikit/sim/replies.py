@@ -11,7 +11,9 @@ Modelled on ``astman_get_header``, ``astman_send_response_full`` and
 
 from __future__ import annotations
 
-__all__ = ["Pairs", "error", "header", "header_line", "is_number", "list_reply", "response",
+import re
+
+__all__ = ["Pairs", "atoi", "error", "header", "header_line", "is_number", "list_reply", "response",
            "with_action_id", "yes_no"]
 
 Pairs = list[tuple[str, str]]
@@ -64,6 +66,16 @@ def list_reply(action_id: str, message: str, items: list[Pairs], complete: str,
             ("ListItems", str(len(items))), *(extra or [])]
     return [response("Success", action_id, [("EventList", "start"), ("Message", message)]),
             *items, tail]
+
+
+def atoi(text: str) -> int:
+    """C's ``atoi``, as applications and manager.conf read a number: the leading digits, else 0.
+
+        >>> atoi("20"), atoi(" 7s"), atoi("abc"), atoi("-3")
+        (20, 7, 0, -3)
+    """
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0
 
 
 def is_number(text: str) -> bool:

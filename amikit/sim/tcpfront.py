@@ -5,10 +5,17 @@ and runs its actions through the same :meth:`Manager.process` as HTTP, so users,
 permissions, events and the PBX are shared. What only TCP does lives here:
 
 * the banner ``Asterisk Call Manager/12.0.0`` (``session_do``);
-* lines end in CRLF or a bare LF, at most 1024 bytes, 128 lines to an action
-  (``get_input``, ``do_message``); a blank line ends an action, even an empty one;
+* lines end in CRLF or a bare LF and go through a 1024-byte buffer, so a line carries at
+  most 1022 bytes before its CRLF (1023 before a bare LF); a full buffer with no line end
+  is dropped but for its last byte, the action is answered with an error, and an action
+  has at most 128 lines (``get_input``, ``do_message``); a blank line ends an action, even
+  an empty one;
 * actions are answered one after the other, in the order they came (``do_message``
-  reads the next one only after ``process_message`` has answered);
+  reads the next one only after ``process_message`` has answered): a client that writes
+  actions without reading the replies fills a few waiting actions, then the socket;
+* a write that waits longer than the session's ``writetimeout`` (manager.conf, per user,
+  100 ms by default) ends the connection (``send_string`` sets ``write_error``, and
+  ``session_do`` stops);
 * events are pushed as they happen, between replies (``process_events``, called by
   ``do_message`` before each line and by ``process_message`` after each reply), filtered
   by the session's read permission and event mask;
@@ -25,6 +32,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from amikit.sim.front import Front
 from amikit.sim.manager import Manager, Request, Session
 from amikit.sim.manager_actions import AMI_VERSION
 from amikit.sim.replies import error, header, header_line
@@ -34,8 +42,9 @@ __all__ = ["BANNER", "TCPFront"]
 log = logging.getLogger("amikit.sim")
 
 BANNER = f"Asterisk Call Manager/{AMI_VERSION}\r\n".encode()
-MAX_LINE = 1024  # mansession_session.inbuf[1025], one byte kept for the NUL
+INBUF = 1024  # mansession_session.inbuf[1025], one byte kept for the NUL
 MAX_HEADERS = 128  # AST_MAX_MANHEADERS
+INBOX = 8  # actions read ahead of the one being answered; then the socket waits
 _RAWMAN = Request("", "rawman", False, [])  # TCP replies are AMI text, as /rawman bodies are
 
 
@@ -61,6 +70,8 @@ class ActionReader:
 
     Sans I/O: :meth:`feed` takes whatever bytes arrived and returns the actions they
     complete, so a reply split across segments or three actions in one write read alike.
+    The bytes pass through a buffer of :data:`INBUF` bytes as in ``get_input``, so how
+    the stream is cut into writes never changes the actions.
 
         >>> reader = ActionReader()
         >>> reader.feed(b"Action: Ping\\r\\nActionID: 1\\n")
@@ -74,21 +85,25 @@ class ActionReader:
         self._action = Action()
 
     def feed(self, data: bytes) -> list[Action]:
-        self._buffer += data
         done: list[Action] = []
         while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                if len(self._buffer) >= MAX_LINE:
-                    # get_input: no line end in a full buffer; the bytes are dropped and the
-                    # action is answered with an error when its blank line comes
-                    self._buffer = b""
-                    self._action.too_long = True
-                return done
-            raw, self._buffer = self._buffer[:end], self._buffer[end + 1:]
-            if len(raw) > MAX_LINE:
+            self._lines(done)
+            if len(self._buffer) >= INBUF:
+                # get_input: a full buffer and no line end; "keep the last character in case
+                # we are in the middle of a CRLF", and the action is answered with an error
+                # when its blank line comes
+                self._buffer = self._buffer[-1:]
                 self._action.too_long = True
-                continue
+            if not data:
+                return done
+            room = INBUF - len(self._buffer)  # get_input reads at most what the buffer holds
+            self._buffer += data[:room]
+            data = data[room:]
+
+    def _lines(self, done: list[Action]) -> None:
+        """Take every whole line out of the buffer (``get_input``'s scan for CRLF or LF)."""
+        while (end := self._buffer.find(b"\n")) >= 0:
+            raw, self._buffer = self._buffer[:end], self._buffer[end + 1:]
             line = raw.removesuffix(b"\r").decode("utf-8", "surrogateescape")
             if not line:
                 done.append(self._action)
@@ -100,7 +115,11 @@ class ActionReader:
                 self._action.params.append(pair)
 
 
-class TCPFront:
+class WriteTimeout(Exception):
+    """A write to the client waited longer than the session's ``writetimeout``."""
+
+
+class TCPFront(Front):
     """Serves TCP AMI for one manager on one listening socket.
 
     Args:
@@ -111,41 +130,35 @@ class TCPFront:
 
     def __init__(self, manager: Manager, *, authtimeout: float = 30.0,
                  authlimit: int = 50) -> None:
+        super().__init__()
         self.manager = manager
         self.authtimeout = authtimeout
         self.authlimit = authlimit
         self.unauthenticated = 0
-        self.connections: dict[asyncio.StreamWriter, asyncio.Task[object]] = {}
-        self.port = 0
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One connection, from banner to close (``session_do``)."""
         if self.unauthenticated >= self.authlimit:
             writer.close()
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self.connections[writer] = task
+        self.opened(writer)
         self.unauthenticated += 1
         session = self.manager.open_stream()
         try:
             writer.write(BANNER)
             await _Connection(self, session, reader, writer).run()
+        except WriteTimeout:
+            peer = writer.get_extra_info("peername") or ("?", 0)
+            log.info("TCP AMI: closed the connection from %s:%s: it read nothing for %d ms "
+                     "(manager.conf writetimeout)", peer[0], peer[1],
+                     round(session.writetimeout * 1000))
         except (ConnectionError, TimeoutError, asyncio.CancelledError):
             pass  # the peer went away, or the simulator stops: an ordinary end
         finally:
             if not session.authenticated:
                 self.unauthenticated -= 1
             self.manager.close_stream(session)
-            self.connections.pop(writer, None)
-            writer.close()
-
-    async def close(self) -> None:
-        """End every open connection."""
-        tasks = list(self.connections.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            self.closed(writer)
 
 
 class _Connection:
@@ -157,7 +170,9 @@ class _Connection:
         self.session = session
         self.reader = reader
         self.writer = writer
-        self.inbox: asyncio.Queue[Action | None] = asyncio.Queue()
+        # bounded: the reader waits while INBOX actions wait for their answers, as
+        # do_message reads no further than the action it is about to answer
+        self.inbox: asyncio.Queue[Action | None] = asyncio.Queue(INBOX)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         sock = writer.get_extra_info("sockname") or ("127.0.0.1", front.port)
         self.remote, self.local_port = (peer[0], peer[1]), sock[1]
@@ -187,10 +202,10 @@ class _Connection:
             except ConnectionError:
                 data = b""  # a reset ends the connection as a close does
             if not data:
-                self.inbox.put_nowait(None)
+                await self.inbox.put(None)
                 return
             for action in actions.feed(data):
-                self.inbox.put_nowait(action)
+                await self.inbox.put(action)
                 self._input_arrived()
 
     def _input_arrived(self) -> None:
@@ -247,8 +262,7 @@ class _Connection:
                     kick.cancel()  # meant for this action only
             if self.session.authenticated and not was_authenticated:
                 self.front.unauthenticated -= 1
-        self.writer.write(self.front.manager.render(output, _RAWMAN))
-        await self.writer.drain()
+        await self._send(self.front.manager.render(output, _RAWMAN))
         return not self.session.destroy
 
     async def _push_events(self) -> None:
@@ -259,5 +273,20 @@ class _Connection:
         wanted = self.front.manager.actions.wanted
         data = b"".join(e.rendered("rawman") for e in queue.drain() if wanted(self.session, e))
         if data:
-            self.writer.write(data)
-            await self.writer.drain()
+            await self._send(data)
+
+    async def _send(self, data: bytes) -> None:
+        """Write ``data`` as ``send_string`` does: the socket must take some of it within the
+        session's ``writetimeout`` (an inactivity timer, restarted while the client reads),
+        or :class:`WriteTimeout` ends the connection."""
+        self.writer.write(data)
+        transport = self.writer.transport
+        while True:
+            waiting = transport.get_write_buffer_size()
+            try:
+                async with asyncio.timeout(self.session.writetimeout):
+                    await self.writer.drain()
+                return
+            except TimeoutError:
+                if transport.get_write_buffer_size() >= waiting:
+                    raise WriteTimeout from None

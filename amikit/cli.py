@@ -35,6 +35,7 @@ from amikit.client import AMIClient
 from amikit.errors import AMIError
 from amikit.message import Message
 from amikit.protocol import parse_recording
+from amikit.session import AUTHS, SessionCore
 
 if TYPE_CHECKING:
     from amikit.sim import Simulator
@@ -96,6 +97,10 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
     user = args.user or os.environ.get("AMIKIT_USER")
     if not user:
         raise AMIError("give --user or set AMIKIT_USER")
+    try:  # a URL or option the client refuses is said before the secret is asked for
+        SessionCore(args.url, user, "", encoding=args.encoding, auth=args.auth)
+    except ValueError as exc:
+        raise AMIError(str(exc)) from None
     secret = os.environ.get("AMIKIT_SECRET")
     if not secret:
         if not sys.stdin.isatty():
@@ -389,7 +394,8 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", help="manager.conf user (default: $AMIKIT_USER)")
     parser.add_argument("--encoding", choices=["rawman", "mxml"], default="rawman",
                         help="HTTP only (TCP is always rawman)")
-    parser.add_argument("--auth", choices=["cookie", "digest", "plain", "md5"], default=None,
+    parser.add_argument("--auth", choices=list(dict.fromkeys(a for ways in AUTHS.values()
+                                                             for a in ways)), default=None,
                         help="HTTP: cookie (default) or digest; TCP: plain (default, Login with "
                         "Secret) or md5 (Challenge, then Login with the MD5 Key)")
 

@@ -40,6 +40,7 @@ after gzip is undone. They end in :class:`~amikit.session.ReplyTimeout` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import weakref
@@ -198,6 +199,14 @@ class _Steps(Generic[T]):
         """Hand the flow a response made without httpx (a TCP transport's)."""
         self._reply = response
 
+    @contextlib.contextmanager
+    def failing(self, request: HTTPRequest) -> Iterator[None]:
+        """An AMIError raised in the body (a TCP exchange's) goes to the flow instead."""
+        try:
+            yield
+        except AMIError as exc:
+            self.fail(request, exc)
+
     def fail(self, request: HTTPRequest, exc: Exception) -> None:
         """Hand the flow an AMIError for what went wrong (httpx's own errors translated)."""
         if isinstance(exc, AMIError):
@@ -253,11 +262,13 @@ class _Client:
             host, port = core.address
             kind = AsyncTCPConnection if isinstance(self, AsyncAMIClient) else TCPConnection
             self._tcp = kind(host, port, shown=core.endpoint, max_events=core.max_events,
-                             max_message=core.max_reply_bytes)
-            if kind is TCPConnection:
-                # a client dropped without close() must not leave its reader thread reading
-                # (and the server's session open) until the process ends
-                weakref.finalize(self, self._tcp.close)
+                             max_message=core.max_reply_bytes,
+                             max_reply_bytes=core.max_reply_bytes)
+            # a client dropped without close() must not leave its reader (thread or task)
+            # reading, and the server's session open, until the process ends; the async
+            # one's task is cancelled if its loop still runs
+            weakref.finalize(self, self._tcp.close if kind is TCPConnection
+                             else self._tcp.close_soon)
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Self:
@@ -335,6 +346,11 @@ class _Client:
         """Whether this client's session is logged in (as far as the client knows; over
         TCP the session ends with its connection)."""
         return self._core.logged_in and (self._tcp is None or self._tcp.connected)
+
+    @property
+    def _log_off_before_closing(self) -> bool:
+        """Over TCP, a logged-in client logs off before hanging up, as Asterisk expects."""
+        return self._tcp is not None and self.logged_in
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._core!r}>"
@@ -468,10 +484,8 @@ class AMIClient(_Client):
                 time.sleep(step.seconds)
                 continue
             if self._tcp is not None:
-                try:
+                with steps.failing(step):
                     steps.give(self._tcp.exchange(step))
-                except AMIError as exc:
-                    steps.fail(step, exc)
                 continue
             deadline = _Deadline(step.timeout)
             request = self._http.build_request(step.method, step.url, headers=step.headers,
@@ -592,7 +606,7 @@ class AMIClient(_Client):
         """
         if self._tcp is not None:
             try:
-                if self.logged_in and self._tcp.connected:
+                if self._log_off_before_closing:
                     self.logoff()
             except AMIError:
                 pass  # the connection is going anyway
@@ -637,10 +651,8 @@ class AsyncAMIClient(_Client):
                 await asyncio.sleep(step.seconds)
                 continue
             if self._tcp is not None:
-                try:
+                with steps.failing(step):
                     steps.give(await self._tcp.exchange(step))
-                except AMIError as exc:
-                    steps.fail(step, exc)
                 continue
             deadline = _Deadline(step.timeout)
             request = self._http.build_request(step.method, step.url, headers=step.headers,
@@ -732,7 +744,7 @@ class AsyncAMIClient(_Client):
         """:meth:`AMIClient.close`, awaited."""
         if self._tcp is not None:
             try:
-                if self.logged_in and self._tcp.connected:
+                if self._log_off_before_closing:
                     await self.logoff()
             except AMIError:
                 pass

@@ -12,6 +12,7 @@ Catch :class:`AMIError` to catch them all::
     │                             (a reply without Response, an unfinished list, bad XML)
     ├── TransportError            HTTP-level trouble
     │   ├── ConnectionLost        the server cannot be reached (after back-off when polling)
+    │   │   └── NoBanner          over TCP, no AMI banner came: the port is not AMI's
     │   └── HTTPStatusError       a status other than 200 (404: HTTP AMI is off or the URL is wrong)
     ├── AuthenticationError       Login or digest credentials refused
     ├── ActionFailed              the server answered ``Response: Error``; ``.message`` is its text
@@ -45,6 +46,7 @@ __all__ = [
     "ConnectionLost",
     "HTTPStatusError",
     "InvalidAction",
+    "NoBanner",
     "PermissionDenied",
     "ProtocolError",
     "SessionExpired",
@@ -92,6 +94,22 @@ class TransportError(AMIError):
 
 class ConnectionLost(TransportError):
     """The server could not be reached (refused, reset, timed out, DNS)."""
+
+
+class NoBanner(ConnectionLost):
+    """Over TCP, the server did not greet with AMI's banner (``Asterisk Call Manager/…``):
+    it stayed silent, closed, or its first line was something else, so the port is
+    probably not AMI's (manager.conf ``port``, 5038 by default; 8088 is HTTP's).
+
+    ``first_line`` is what it sent instead, when it sent a line.
+
+        >>> isinstance(NoBanner("no AMI banner"), ConnectionLost)
+        True
+    """
+
+    def __init__(self, message: str, *, first_line: str | None = None) -> None:
+        super().__init__(message)
+        self.first_line = first_line
 
 
 class HTTPStatusError(TransportError):

@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -60,7 +61,7 @@ from amikit.errors import (
 from amikit.message import SECRET_HEADERS, Message
 from amikit.protocol import action_headers, is_true, parse_mxml, parse_rawman
 
-__all__ = ["CONNECTION_HEADER", "DEFAULT_MAX_EVENTS", "DEFAULT_MAX_REPLY_BYTES",
+__all__ = ["AUTHS", "CONNECTION_HEADER", "DEFAULT_MAX_EVENTS", "DEFAULT_MAX_REPLY_BYTES",
            "DROPPED_HEADER", "Gap", "HTTPRequest", "HTTPResponse", "ReplyTimeout",
            "ReplyTooLarge", "SessionCore", "Sleep", "masked_url"]
 
@@ -87,8 +88,9 @@ DEFAULT_MAX_EVENTS = 10_000
 #: last WaitEvent.
 CONNECTION_HEADER = "x-amikit-connection"
 DROPPED_HEADER = "x-amikit-dropped"
-_AUTHS: dict[str, tuple[Auth, Auth]] = {
-    "http": ("cookie", "digest"), "https": ("cookie", "digest"), "tcp": ("plain", "md5")}
+#: The ways to log in for each URL scheme, the default first (``auth=`` of the clients).
+AUTHS: Mapping[str, tuple[Auth, ...]] = MappingProxyType({
+    "http": ("cookie", "digest"), "https": ("cookie", "digest"), "tcp": ("plain", "md5")})
 
 
 class ReplyTooLarge(ProtocolError):
@@ -226,7 +228,7 @@ class SessionCore:
         wall: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(url)
-        if parts.scheme not in _AUTHS or not parts.netloc:
+        if parts.scheme not in AUTHS or not parts.netloc:
             raise ValueError(f"url must be a base URL like http://127.0.0.1:8088 or AMI's "
                              f"TCP port like tcp://127.0.0.1:5038, not {masked_url(url)!r}")
         if parts.query or parts.fragment:
@@ -238,9 +240,9 @@ class SessionCore:
         if self.tcp:
             _check_tcp_url(url)
             self.address = (parts.hostname or "", parts.port or 0)
-        auth = auth if auth is not None else _AUTHS[parts.scheme][0]
-        if auth not in _AUTHS[parts.scheme]:
-            choices = " or ".join(repr(a) for a in _AUTHS[parts.scheme])
+        auth = auth if auth is not None else AUTHS[parts.scheme][0]
+        if auth not in AUTHS[parts.scheme]:
+            choices = " or ".join(repr(a) for a in AUTHS[parts.scheme])
             raise ValueError(f"auth for {parts.scheme}:// must be {choices}, not {auth!r}")
         if encoding not in ("rawman", "mxml"):
             raise ValueError(f"encoding must be 'rawman' or 'mxml', not {encoding!r}")

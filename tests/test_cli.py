@@ -61,6 +61,25 @@ def test_send_without_a_secret_and_no_terminal(monkeypatch, capsys):
     assert "AMIKIT_SECRET" in capsys.readouterr().err
 
 
+def test_a_bad_url_is_refused_before_the_secret_is_asked_for(monkeypatch, capsys):
+    monkeypatch.delenv("AMIKIT_SECRET", raising=False)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def ask(prompt: str) -> str:
+        raise AssertionError(f"asked {prompt!r} for a URL that cannot be used")
+
+    monkeypatch.setattr("sys.stdin", Terminal(""))
+    monkeypatch.setattr("getpass.getpass", ask)
+    assert main(["send", "tcp://127.0.0.1", "Ping", "--user", "hello"]) == 2
+    assert "needs a host and a port" in capsys.readouterr().err
+    assert main(["send", "tcp://127.0.0.1:5038", "Ping", "--user", "hello",
+                 "--auth", "digest"]) == 2
+    assert "'plain' or 'md5'" in capsys.readouterr().err
+
+
 def test_bad_header_syntax(monkeypatch, capsys):
     monkeypatch.setenv("AMIKIT_SECRET", "x")
     assert main(["send", "http://127.0.0.1:8088", "Ping", "NoEquals", "--user", "u"]) == 2

@@ -12,8 +12,14 @@ import pytest
 from amikit.errors import ConnectionLost, ProtocolError
 from amikit.message import Message
 from amikit.protocol import parse_rawman, parse_recording
-from amikit.session import CONNECTION_HEADER, DROPPED_HEADER, HTTPRequest, ReplyTimeout
-from amikit.tcplink import Exchange, TCPLink
+from amikit.session import (
+    CONNECTION_HEADER,
+    DROPPED_HEADER,
+    HTTPRequest,
+    ReplyTimeout,
+    ReplyTooLarge,
+)
+from amikit.tcplink import MAX_ABANDONED, PROBE_ID, Exchange, TCPLink
 from tests.conftest import capture_bytes
 from tests.tcp_replay import FOLDER, turns
 
@@ -189,23 +195,131 @@ def test_a_closed_connection_fails_what_waits_but_hands_out_what_came():
         waits[1].response()
 
 
-def test_a_late_reply_goes_to_the_request_that_gave_up_not_the_next():
-    link = TCPLink()
-    link.receive(b"Asterisk Call Manager/12.0.0\r\n")
-    slow = Exchange(link, request([("Action", "Ping"), ("ActionID", "a")], timeout=1))
+BANNER = b"Asterisk Call Manager/12.0.0\r\n"
+
+
+def greeted(**kwargs) -> TCPLink:
+    link = TCPLink(**kwargs)
+    link.receive(BANNER, now=1.0)
+    return link
+
+
+def ping(action_id: str, timeout: float = 10.0) -> HTTPRequest:
+    return request([("Action", "Ping"), ("ActionID", action_id)], timeout=timeout)
+
+
+def a_list(action_id: str, items: int) -> bytes:
+    return (b"Response: Success\r\nActionID: %s\r\nEventList: start\r\n\r\n" % action_id.encode()
+            + b"".join(b"Event: CoreShowChannel\r\nActionID: %s\r\nChannel: PJSIP/%d\r\n\r\n"
+                       % (action_id.encode(), i) for i in range(items))
+            + b"Event: CoreShowChannelsComplete\r\nActionID: %s\r\nEventList: Complete\r\n"
+              b"ListItems: %d\r\n\r\n" % (action_id.encode(), items))
+
+
+def test_a_reply_that_does_not_come_in_time_closes_the_link():
+    link = greeted()
+    slow = Exchange(link, ping("a", timeout=1))
     with pytest.raises(ReplyTimeout, match="no complete reply to Ping"):
         slow.response()
-    fast = Exchange(link, request([("Action", "Ping"), ("ActionID", "b")]))
+    # the replies no longer line up with the requests: the next request needs a new link
+    assert link.closed is not None and "no complete reply to Ping" in link.closed
+    assert link.waiting == 0
+
+
+def test_a_given_up_request_drops_its_late_reply_not_the_next_ones():
+    link = greeted()
+    slow = Exchange(link, ping("a"))
+    slow.abandon()  # e.g. its task was cancelled
+    fast = Exchange(link, ping("b"))
     link.receive(b"Response: Success\r\nActionID: a\r\nPing: Pong\r\n\r\n")
-    assert not fast.ready()
+    assert not fast.ready() and link.waiting == 1  # the given-up one is gone
     link.receive(b"Response: Success\r\nActionID: b\r\nPing: Pong\r\n\r\n")
-    assert fast.response().messages[0]["ActionID"] == "b"
+    assert fast.response().messages[0]["ActionID"] == "b" and link.waiting == 0
+
+
+def test_a_given_up_list_keeps_its_items_out_of_the_events():
+    link = greeted()
+    listing = Exchange(link, request([("Action", "CoreShowChannels"), ("ActionID", "c")]))
+    listing.abandon()
+    link.receive(a_list("c", 3) + b"Event: Newchannel\r\n\r\n")
+    assert [e.name for e in link.take_events()] == ["Newchannel"]
+    assert link.waiting == 0
+
+
+def test_given_up_requests_are_remembered_up_to_a_bound():
+    link = greeted()
+    for i in range(MAX_ABANDONED + 10):
+        Exchange(link, ping(f"x{i}")).abandon()
+    assert link.waiting == MAX_ABANDONED
+
+
+def test_a_list_is_bounded_as_a_whole_by_max_reply_bytes():
+    link = greeted(max_reply_bytes=400)
+    listing = Exchange(link, request([("Action", "CoreShowChannels"), ("ActionID", "c")]))
+    data = a_list("c", 8)  # no single message is large: the list is
+    link.receive(data[:300])
+    assert not listing.ready()
+    link.receive(data[300:] + b"Event: Newchannel\r\n\r\n")
+    assert listing.ready()
+    with pytest.raises(ReplyTooLarge, match="reply to CoreShowChannels grew past 400 bytes"):
+        listing.response()
+    # the rest of the list was dropped, not buffered as events; the link goes on
+    assert [e.name for e in link.take_events()] == ["Newchannel"] and link.waiting == 0
+    assert link.closed is None
+
+
+def test_a_failed_response_leaves_the_dropped_count_for_the_next():
+    link = greeted(max_events=1)
+    link.receive(b"".join(b"Event: E%d\r\n\r\n" % i for i in range(3)))
+    assert link.dropped == 2
+    with pytest.raises(ReplyTimeout):
+        Exchange(link, ping("p", timeout=1)).response()
+    assert link.take_dropped() == 2  # still to be reported
+    link = greeted(max_events=1)
+    link.receive(b"".join(b"Event: E%d\r\n\r\n" % i for i in range(3)))
+    link.authenticated = True
+    wait = Exchange(link, request([("Action", "WaitEvent"), ("Timeout", "1")]))
+    link.take_events()
+    link.close("the server closed the connection")
+    with pytest.raises(ConnectionLost):
+        wait.response()
+    assert link.take_dropped() == 2
+
+
+def test_a_quiet_link_is_checked_with_a_ping():
+    link = greeted()
+    link.authenticated = True
+    wait = Exchange(link, request([("Action", "WaitEvent"), ("Timeout", "1")], timeout=11))
+    assert not wait.needs_probe(now=5.0, probe_after=20)  # heard 4 s ago
+    assert wait.needs_probe(now=30.0, probe_after=20)
+    data = wait.probe()
+    assert data.startswith(b"Action: Ping\r\nActionID: " + PROBE_ID.encode())
+    assert not wait.ready()
+    action_id = data.split(b"ActionID: ")[1].split(b"\r\n")[0]
+    link.receive(b"Response: Success\r\nActionID: %s\r\nPing: Pong\r\n\r\n" % action_id,
+                 now=31.0)
+    assert wait.ready()
+    messages = wait.response().messages
+    assert [m.name for m in messages[1:]] == ["WaitEventComplete"]  # the Pong is not an event
+    # an event while the Pong is awaited shows the link lives: it is handed out at once
+    busy = Exchange(link, request([("Action", "WaitEvent"), ("Timeout", "1")], timeout=11))
+    busy.probe()
+    link.receive(b"Event: Newchannel\r\n\r\n", now=32.0)
+    assert busy.ready()
+    assert [m.name for m in busy.response().messages[1:]] == ["Newchannel", "WaitEventComplete"]
+    # no Pong in time: the link is taken for dead
+    silent = Exchange(link, request([("Action", "WaitEvent"), ("Timeout", "1")], timeout=11))
+    silent.probe()
+    with pytest.raises(ReplyTimeout, match="keep-alive Ping"):
+        silent.response()
+    assert link.closed is not None
 
 
 def test_a_server_that_is_not_ami_is_told_apart():
     link = TCPLink()
     with pytest.raises(ProtocolError, match="not an AMI banner"):
         link.receive(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    assert link.first_line == "HTTP/1.1 400 Bad Request"
 
 
 def test_the_bytes_written_are_the_action_as_given():

@@ -9,7 +9,7 @@ import pytest
 
 import amikit
 from amikit import AMIClient, Simulator
-from amikit.errors import ConnectionLost
+from amikit.errors import ConnectionLost, NoBanner
 from amikit.widgets import ActionComposer, ConnectPanel, EventMonitor, TimelineView, diagnose
 from amikit.widgets.connect import explain as diagnose_connect
 
@@ -56,8 +56,12 @@ def test_connect_panel_over_tcp(sim):
     assert list(panel.auth.options) == ["cookie", "digest"] and not panel.encoding.disabled
     panel.url.value = "tcp://127.0.0.1:1"
     assert panel.connect() is None and "manager.conf" in panel.status.value
-    lost = ConnectionLost("no AMI banner from tcp://127.0.0.1:8088 within 10 s")
-    assert "but not AMI" in diagnose_connect(lost, "tcp://127.0.0.1:8088")
+    not_ami = NoBanner("the server did not greet as AMI does")  # judged by type, not text
+    assert "but not AMI" in diagnose_connect(not_ami, "tcp://127.0.0.1:8088")
+    lost = ConnectionLost("no AMI banner, says the text; the type says otherwise")
+    assert "but not AMI" not in diagnose_connect(lost, "tcp://127.0.0.1:8088")
+    shown = diagnose_connect(lost, "tcp://<b>x</b>:1")
+    assert "<b>x</b>" not in shown and "&lt;b&gt;x&lt;/b&gt;" in shown
     panel.url.value = "tcp://127.0.0.1"
     assert panel.connect() is None and "needs a host and a port" in panel.status.value
     client.close()

@@ -8,13 +8,10 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from amikit.client import AMIClient
-from amikit.errors import AMIError, AuthenticationError, ConnectionLost, HTTPStatusError
+from amikit.errors import AMIError, AuthenticationError, ConnectionLost, HTTPStatusError, NoBanner
+from amikit.session import AUTHS
 
 __all__ = ["ConnectPanel", "explain"]
-
-
-#: The ways in of each kind of URL, the default first (as :class:`~amikit.AMIClient` has them).
-_AUTHS = {"http": ["cookie", "digest"], "tcp": ["plain", "md5"]}
 
 
 def _kind(url: str) -> str:
@@ -28,6 +25,7 @@ def explain(error: BaseException, url: str) -> str:
         >>> explain(ConnectionLost("refused"), "tcp://127.0.0.1:5038")[:50]
         'Nothing answers at tcp://127.0.0.1:5038: is Asteri'
     """
+    url = html.escape(url)
     if isinstance(error, AuthenticationError):
         return ("The server refused this username or secret. Check the user's section and its "
                 "<code>secret</code> in manager.conf.")
@@ -36,7 +34,7 @@ def explain(error: BaseException, url: str) -> str:
                 "<code>enabled = yes</code> and <code>webenabled = yes</code> in manager.conf's "
                 "[general], <code>enabled = yes</code> in http.conf, then <code>manager reload</code>"
                 " and <code>module reload http</code>.")
-    if isinstance(error, ConnectionLost) and "no AMI banner" in str(error):
+    if isinstance(error, NoBanner):
         return (f"Something answers at {url}, but not AMI: the TCP port is manager.conf's "
                 "<code>port</code> (5038 unless changed), not HTTP's 8088.")
     if isinstance(error, ConnectionLost) and _kind(url) == "tcp":
@@ -46,7 +44,7 @@ def explain(error: BaseException, url: str) -> str:
     if isinstance(error, ConnectionLost):
         return (f"Nothing answers at {url}: is Asterisk running, with http.conf "
                 "<code>bindaddr</code>/<code>bindport</code> matching this URL?")
-    return str(error)
+    return html.escape(str(error))
 
 
 class ConnectPanel(w.VBox):
@@ -77,8 +75,8 @@ class ConnectPanel(w.VBox):
         self.encoding = w.Dropdown(options=["rawman", "mxml"],
                                    value=client.encoding if client is not None else "rawman",
                                    description="Encoding")
-        self.auth = w.Dropdown(options=_AUTHS[_kind(url)],
-                               value=client.auth if client is not None else _AUTHS[_kind(url)][0],
+        self.auth = w.Dropdown(options=list(AUTHS[_kind(url)]),
+                               value=client.auth if client is not None else AUTHS[_kind(url)][0],
                                description="Auth")
         self.button = w.Button(description="Connect", button_style="primary", icon="plug")
         self.status = w.HTML()
@@ -93,7 +91,7 @@ class ConnectPanel(w.VBox):
 
     def _follow_url(self) -> None:
         """Offer the auth choices of the URL's kind; TCP has one encoding."""
-        choices = _AUTHS[_kind(self.url.value)]
+        choices = list(AUTHS[_kind(self.url.value)])
         if list(self.auth.options) != choices:
             self.auth.options = choices
             self.auth.value = choices[0]

@@ -116,7 +116,9 @@ def _typed(table: pd.DataFrame, columns: Mapping[str, object], keys: list[str]) 
 
 
 def _frame_span(df: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
-    times = pd.to_datetime(df["Timestamp"], utc=True) if "Timestamp" in df else pd.Series([])
+    # a recording without Timestamps (timestampevents = no) has no span: NaT, not NaN
+    times = pd.to_datetime(df["Timestamp"], utc=True) if "Timestamp" in df \
+        else pd.Series([], dtype="datetime64[ns, UTC]")
     return times.min(), times.max()
 
 
@@ -227,18 +229,22 @@ def queue_calls(df: pd.DataFrame) -> pd.DataFrame:
     join = _first(ev, "QueueCallerJoin", stay, {"Timestamp": "joined", "Position": "position"})
     table = table.join(join)
     refusal = ev[refused].drop_duplicates(stay).set_index(stay)
-    table = table.join(refusal[["Timestamp", "_status", "_asked"]].rename(
-        columns={"Timestamp": "_refused"}))
+    table = table.join(refusal[["Timestamp", "_status", "_asked", "_pos"]].rename(
+        columns={"Timestamp": "_refused", "_pos": "_was_refused"}))
     table["Queue"] = table["Queue"].fillna(table["_asked"])
-    table = table.join(_first(ev, "QueueCallerLeave", stay, {"Timestamp": "_leave"}))
+    # each event's presence (its row, "_pos") apart from its time: a recording without
+    # Timestamps (timestampevents = no) still has outcomes
+    table = table.join(_first(ev, "QueueCallerLeave", stay, {"Timestamp": "_leave",
+                                                             "_pos": "_has_leave"}))
     table = table.join(_first(ev, "QueueCallerAbandon", stay, {
-        "Timestamp": "_abandon", "HoldTime": "_abandon_hold"}))
+        "Timestamp": "_abandon", "HoldTime": "_abandon_hold", "_pos": "_has_abandon"}))
     table = table.join(_first(ev, "AgentConnect", stay, {
         "Timestamp": "answered", "MemberName": "answered_by", "Interface": "Interface",
-        "DestUniqueid": "DestUniqueid", "HoldTime": "_connect_hold"}))
+        "DestUniqueid": "DestUniqueid", "HoldTime": "_connect_hold", "_pos": "_has_answer"}))
     table = table.join(_first(ev, "AgentComplete", stay, {
         "Timestamp": "completed", "TalkTime": "_talk", "Reason": "_reason",
-        "MemberName": "_complete_member", "Interface": "_complete_interface"}))
+        "MemberName": "_complete_member", "Interface": "_complete_interface",
+        "_pos": "_has_complete"}))
     exits = ev[ev["_status"].isin(list(_EXITS))].drop_duplicates(stay).set_index(stay)
     table = table.join(exits["_status"].rename("_exit"))
     rung = ev[ev["Event"] == "AgentCalled"]
@@ -262,9 +268,10 @@ def queue_calls(df: pd.DataFrame) -> pd.DataFrame:
 
 def _outcomes(table: pd.DataFrame, transferred: pd.Series) -> pd.Series:
     """The outcome of each stay, by the precedence of the docstring of :func:`queue_calls`."""
-    answered = table["answered"].notna() | table["completed"].notna()
-    conditions = [table["_refused"].notna(), answered & transferred, answered,
-                  table["_exit"].notna(), table["_abandon"].notna(), table["_leave"].notna()]
+    answered = table["_has_answer"].notna() | table["_has_complete"].notna()
+    conditions = [table["_was_refused"].notna(), answered & transferred, answered,
+                  table["_exit"].notna(), table["_has_abandon"].notna(),
+                  table["_has_leave"].notna()]
     choices = [table["_status"].map(_REFUSED), "transferred", "answered",
                table["_exit"].map(_EXITS), "abandoned", "exitwithkey"]
     outcome = pd.Series(np.nan, index=table.index, dtype="str")

@@ -439,3 +439,16 @@ def test_who_ended_the_talk_is_the_agentcompletes_reason(name):
                for block in data.split(b"\r\n\r\n") if block.startswith(b"Event: AgentComplete")]
     calls = amikit.read_events(data).ami.queue_calls()
     assert calls["ended_by"].dropna().tolist() == reasons
+
+
+def test_tables_of_a_recording_without_timestamps():
+    # Asterisk's default is timestampevents = no: the same run without its Timestamp lines
+    data = capture(ANSWERED[0])
+    bare = amikit.read_events(re.sub(rb"Timestamp: [0-9.]+\r\n", b"", data))
+    assert "Timestamp" not in bare
+    with_times = amikit.read_events(data).ami.agents()
+    agents = bare.ami.agents()
+    assert agents[["MemberName", "offered", "answered"]].equals(
+        with_times[["MemberName", "offered", "answered"]])
+    assert agents["occupancy"].isna().all()  # no span to divide by
+    assert bare.ami.queue_calls()["outcome"].tolist() == ["answered"]

@@ -202,6 +202,8 @@ def _sim(args: argparse.Namespace) -> int:
         "the users of your manager.conf"
     print(f"amikit sim: a simulated Asterisk 23 at {sim.url}", flush=True)
     print(f"  login: {login}; Ctrl-C stops it", flush=True)
+    if sim.tcp_url is not None:  # before AMIKIT_URL: binder/start reads both once that is out
+        print(f"  export AMIKIT_TCP_URL={sim.tcp_url}", flush=True)
     print(f"  export AMIKIT_URL={sim.url}", flush=True)
     if args.traffic:
         try:
@@ -280,11 +282,13 @@ def _lab(args: argparse.Namespace) -> int:
     if not notebooks.is_dir():
         raise AMIError(f"no notebooks folder at {notebooks}: run amikit lab from the repository")
     spool = pathlib.Path(tempfile.mkdtemp(prefix="amikit-spool-"))
-    sim = Simulator(port=0, spool=spool).start()
+    sim = Simulator(port=0, tcp_port=0, spool=spool).start()
     env = {**os.environ, "AMIKIT_URL": sim.url, "AMIKIT_USER": "hello", "AMIKIT_SECRET": "world",
            "AMIKIT_SPOOL": str(spool)}
-    print(f"amikit lab: simulated Asterisk at {sim.url} (hello / world), spool {spool}",
-          flush=True)
+    if sim.tcp_url is not None:
+        env["AMIKIT_TCP_URL"] = sim.tcp_url
+    print(f"amikit lab: simulated Asterisk at {sim.url} and {sim.tcp_url} (hello / world), "
+          f"spool {spool}", flush=True)
     from amikit.lab import jupyter_lab_command
 
     command = jupyter_lab_command(jupyter, port=args.port, root_dir=notebooks,

@@ -8,7 +8,8 @@ Every teaching notebook starts the same way::
 
 With ``AMIKIT_URL`` set (and ``AMIKIT_USER``, ``AMIKIT_SECRET``; ``amikit lab`` and the
 Binder start script set them) it talks to that server, over HTTP (``http://host:8088``) or
-AMI's TCP port (``tcp://host:5038``); otherwise it starts the embedded simulator, which
+AMI's TCP port (``tcp://host:5038``), ``AMIKIT_TCP_URL`` naming the same server's TCP port
+beside an HTTP ``AMIKIT_URL``; otherwise it starts the embedded simulator, which
 serves both (``pbx.client(tcp=True)`` for its TCP side). The secret is never typed into a
 cell nor shown by a repr.
 
@@ -43,6 +44,7 @@ class FoundPBX:
     _secret: str = field(repr=False)
     simulator: Simulator | None = None
     spool: pathlib.Path | None = None
+    tcp: str | None = None  # AMIKIT_TCP_URL: the same server's TCP port beside an HTTP url
 
     @classmethod
     def of(cls, simulator: Simulator, username: str = "hello") -> FoundPBX:
@@ -61,9 +63,11 @@ class FoundPBX:
     @property
     def tcp_url(self) -> str | None:
         """``tcp://host:port`` of this PBX's AMI over TCP, when known: ``AMIKIT_URL`` itself
-        when it is one, or the simulator's TCP port."""
+        when it is one, else ``AMIKIT_TCP_URL``, or the simulator's TCP port."""
         if self.url.lower().startswith("tcp://"):
             return self.url
+        if self.tcp is not None:
+            return self.tcp
         return self.simulator.tcp_url if self.simulator is not None else None
 
     def client(self, *, tcp: bool = False, **kwargs: Any) -> AMIClient:
@@ -109,7 +113,8 @@ def find_pbx(*, speed: float = 1.0, quiet: bool = False) -> FoundPBX:
         if not user or not secret:
             raise AMIError("AMIKIT_URL is set: set AMIKIT_USER and AMIKIT_SECRET too")
         pbx = FoundPBX(url.rstrip("/"), user, secret,
-                  spool=pathlib.Path(spool_env) if spool_env else None)
+                       spool=pathlib.Path(spool_env) if spool_env else None,
+                       tcp=os.environ.get("AMIKIT_TCP_URL") or None)
         if not quiet:
             print(f"Using the Asterisk at {pbx.url} (from AMIKIT_URL) as {user!r}.")
         return pbx

@@ -213,12 +213,12 @@ def test_sim_with_traffic_places_callers_in_the_queue():
     from amikit import AMIClient
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "amikit.cli", "sim", "--port", "0", "--speed", "40", "--seed", "3",
-         "--traffic", "support:60/min", "--patience", "5", "--pbx-timestamps"],
+        [sys.executable, "-m", "amikit.cli", "sim", "--port", "0", "--no-tcp", "--speed", "40",
+         "--seed", "3", "--traffic", "support:60/min", "--patience", "5", "--pbx-timestamps"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().split(" at ")[-1].strip()
-        lines = [proc.stdout.readline() for _ in range(3)]
+        lines = [proc.stdout.readline() for _ in range(3)]  # login, AMIKIT_URL, traffic
         assert "traffic: 60 calls a minute to queue support (Local/400@sets) until Ctrl-C" \
             in "".join(lines)
         with AMIClient(url, "hello", "world") as ami:

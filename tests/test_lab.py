@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def wait_for(probe: Callable[[], T | None], seconds: float, what: str) -> T:
 
 
 def test_find_pbx_starts_the_simulator(monkeypatch, capsys):
-    for name in ("AMIKIT_URL", "AMIKIT_USER", "AMIKIT_SECRET", "AMIKIT_SPOOL"):
+    for name in ("AMIKIT_URL", "AMIKIT_USER", "AMIKIT_SECRET", "AMIKIT_SPOOL", "AMIKIT_TCP_URL"):
         monkeypatch.delenv(name, raising=False)
     pbx = amikit.find_pbx(speed=5)
     try:
@@ -57,6 +58,12 @@ def test_find_pbx_starts_the_simulator(monkeypatch, capsys):
         assert not real.simulated and f"Using the Asterisk at {pbx.url}" in capsys.readouterr().out
         assert real.client().ping().ok
         assert real.tcp_url is None
+        monkeypatch.setenv("AMIKIT_TCP_URL", pbx.tcp_url)  # as amikit lab and binder/start set it
+        beside = amikit.find_pbx(quiet=True)
+        assert beside.url == pbx.url and beside.tcp_url == pbx.tcp_url
+        with beside.client(tcp=True) as tcp:
+            assert tcp.ping().ok
+        monkeypatch.delenv("AMIKIT_TCP_URL")
         with pbx.client(tcp=True) as tcp:  # the simulator serves AMI over TCP too
             assert tcp.ping().ok and tcp.banner.startswith("Asterisk Call Manager")
         monkeypatch.setenv("AMIKIT_URL", pbx.tcp_url)
@@ -150,7 +157,8 @@ def test_amikit_lab_starts_answers_and_stops(tmp_path):
             status = stop(lab)
     text = log.read_text()
     assert status == 0, text[-3000:]
-    assert "amikit lab: simulated Asterisk at http://127.0.0.1:" in text
+    assert re.search(r"amikit lab: simulated Asterisk at http://127\.0\.0\.1:\d+ and "
+                     r"tcp://127\.0\.0\.1:\d+ ", text), text[-3000:]  # both fronts, both told
     if os.geteuid() == 0:
         assert "amikit lab: running as root" in text and "--allow-root" in text
     with pytest.raises(httpx.TransportError):  # JupyterLab ended with it

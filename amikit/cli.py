@@ -191,6 +191,10 @@ def _sim(args: argparse.Namespace) -> int:
 
     from amikit.sim import Simulator
 
+    if args.traffic:  # a bad --traffic is refused before the simulator says it is there
+        _traffic_settings(args)
+    elif args.minutes is not None or args.patience is not None:
+        print("amikit sim: --minutes and --patience go with --traffic; ignored", file=sys.stderr)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("amikit sim: %(message)s"))
     logging.getLogger("amikit").addHandler(handler)
@@ -224,18 +228,27 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def _traffic(sim: Simulator, args: argparse.Namespace) -> Traffic:
-    """Start the callers of ``--traffic`` (see :mod:`amikit.sim.traffic`); ``--minutes``
-    absent or 0 means until the simulator stops."""
+DEFAULT_PATIENCE = 60.0  # seconds, --patience's default
+
+
+def _traffic_settings(args: argparse.Namespace) -> tuple[str, float, float | None, float | None]:
+    """``--traffic``, ``--minutes`` and ``--patience`` checked: (queue, calls a minute,
+    minutes or None for until Ctrl-C, patience or None for never giving up)."""
     from amikit.sim.traffic import parse_rate
 
     queue, rate = parse_rate(args.traffic)
     if args.minutes is not None and not args.minutes >= 0:
         raise AMIError(f"--minutes is 0 (until Ctrl-C) or more, not {args.minutes:g}")
-    if args.patience is not None and not args.patience >= 0:
-        raise AMIError(f"--patience is 0 (never give up) or more seconds, not {args.patience:g}")
-    minutes = args.minutes or None
-    patience = args.patience or None
+    patience = DEFAULT_PATIENCE if args.patience is None else args.patience
+    if not patience >= 0:
+        raise AMIError(f"--patience is 0 (never give up) or more seconds, not {patience:g}")
+    return queue, rate, args.minutes or None, patience or None
+
+
+def _traffic(sim: Simulator, args: argparse.Namespace) -> Traffic:
+    """Start the callers of ``--traffic`` (see :mod:`amikit.sim.traffic`); ``--minutes``
+    absent or 0 means until the simulator stops."""
+    queue, rate, minutes, patience = _traffic_settings(args)
     calls = sim.traffic(queue, rate, patience=patience, minutes=minutes,
                         patience_distribution=args.patience_distribution)
     waits = "never give up" if patience is None else (
@@ -364,7 +377,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--traffic", metavar="QUEUE:N/min",
                      help="callers arriving at random (Poisson) at the queue's extension, N a "
                      "minute (or QUEUE:N/h), e.g. support:6/min")
-    sim.add_argument("--patience", type=float, default=60.0, metavar="S",
+    sim.add_argument("--patience", type=float, default=None, metavar="S",
                      help="with --traffic: seconds a caller waits unanswered in the queue before "
                      "hanging up, an exponential draw with this mean (default 60; 0 = never)")
     sim.add_argument("--patience-distribution", choices=["exponential", "fixed"],

@@ -231,7 +231,23 @@ def test_sim_with_traffic_places_callers_in_the_queue():
 
 def test_sim_refuses_a_bad_traffic_rate(capsys):
     assert main(["sim", "--port", "0", "--traffic", "support"]) == 2
-    assert "support:6/min" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "support:6/min" in err
+    assert "simulated Asterisk" not in out  # refused before the simulator announced itself
+
+
+def test_sim_says_minutes_and_patience_go_with_traffic():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "amikit.cli", "sim", "--port", "0", "--no-tcp",
+                             "--minutes", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert "go with --traffic" in proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
 
 
 @pytest.mark.parametrize("minutes", [[], ["--minutes", "0"]])

@@ -168,16 +168,20 @@ def find_target(dialplan: Dialplan, queue: str | None = None, *, exten: str | No
         return found, exten
     if queue is None:
         raise AMIError("name a queue, or an extension (exten=) for the callers to call")
+    queued: dict[str, tuple[str, str]] = {}  # queue name -> the first place that runs it
     for ctx in contexts:
         for name, priorities in ctx.extensions.items():
             if name.startswith("_"):  # a pattern: no single number to call
                 continue
             for step in priorities.values():
-                if step.app.lower() == "queue" and step.data.split(",")[0].strip() == queue:
-                    return ctx.name, name
+                if step.app.lower() == "queue":
+                    queued.setdefault(step.data.split(",")[0].strip(), (ctx.name, name))
+    if queue in queued:
+        return queued[queue]
+    known = ", ".join(f"{q} (extension {e}@{c})" for q, (c, e) in queued.items()) or "none"
     raise AMIError(f"no extension runs Queue({queue}) in the dialplan"
                    + (f"'s context {context}" if context else "")
-                   + ": give exten= (and context=) for the callers to call")
+                   + f"; queues the dialplan calls: {known}")
 
 
 def parse_rate(text: str) -> tuple[str, float]:

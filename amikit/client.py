@@ -218,6 +218,10 @@ class _Steps(Generic[T]):
             error = _late(request)
         elif isinstance(exc, httpx.DecodingError):  # the server's bytes are bad, not lost
             error = ProtocolError(f"the reply from {_shown(request)} could not be decoded: {exc}")
+        elif "Asterisk Call Manager" in str(exc):  # a banner where a status line should be
+            error = ProtocolError(
+                f"{_shown(request)} is AMI's TCP port, not its HTTP one: use a tcp:// URL "
+                f"for it (e.g. tcp://host:5038), or the http.conf port (8088) for HTTP")
         else:
             error = ConnectionLost(
                 f"cannot reach {_shown(request)}: {type(exc).__name__}: {exc or 'no detail'}")

@@ -6,6 +6,8 @@ Catch :class:`AMIError` to catch them all::
     ├── InvalidAction             an action refused before sending (also a ValueError):
     │                             a header name that is not a token, CR/LF/NUL in a value,
     │                             a required header missing, a request too large
+    ├── InvalidSetting            a client setting refused (also a ValueError): a URL that is
+    │                             not http(s):// or tcp://host:port, an unknown auth or encoding
     ├── CallFileError             a call file that is not valid, or cannot be placed
     │                             (also a ValueError); ``field`` names what is wrong
     ├── ProtocolError             bytes from the server that are not valid AMI
@@ -46,6 +48,7 @@ __all__ = [
     "ConnectionLost",
     "HTTPStatusError",
     "InvalidAction",
+    "InvalidSetting",
     "NoBanner",
     "PermissionDenied",
     "ProtocolError",
@@ -67,6 +70,10 @@ class InvalidAction(AMIError, ValueError):
     def __init__(self, message: str, *, header: str | None = None) -> None:
         super().__init__(message)
         self.header = header
+
+
+class InvalidSetting(AMIError, ValueError):
+    """A client setting amikit refuses: a URL it cannot use, an unknown auth or encoding."""
 
 
 class CallFileError(AMIError, ValueError):

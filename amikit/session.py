@@ -54,6 +54,7 @@ from amikit.errors import (
     ConnectionLost,
     HTTPStatusError,
     InvalidAction,
+    InvalidSetting,
     PermissionDenied,
     ProtocolError,
     SessionExpired,
@@ -229,10 +230,10 @@ class SessionCore:
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in AUTHS or not parts.netloc:
-            raise ValueError(f"url must be a base URL like http://127.0.0.1:8088 or AMI's "
+            raise InvalidSetting(f"url must be a base URL like http://127.0.0.1:8088 or AMI's "
                              f"TCP port like tcp://127.0.0.1:5038, not {masked_url(url)!r}")
         if parts.query or parts.fragment:
-            raise ValueError(f"url must have no query or fragment: {masked_url(url)!r}")
+            raise InvalidSetting(f"url must have no query or fragment: {masked_url(url)!r}")
         #: True for AMI over TCP (``tcp://``), False for HTTP
         self.tcp = parts.scheme == "tcp"
         #: ``(host, port)`` of AMI's TCP port (None over HTTP)
@@ -243,16 +244,16 @@ class SessionCore:
         auth = auth if auth is not None else AUTHS[parts.scheme][0]
         if auth not in AUTHS[parts.scheme]:
             choices = " or ".join(repr(a) for a in AUTHS[parts.scheme])
-            raise ValueError(f"auth for {parts.scheme}:// must be {choices}, not {auth!r}")
+            raise InvalidSetting(f"auth for {parts.scheme}:// must be {choices}, not {auth!r}")
         if encoding not in ("rawman", "mxml"):
-            raise ValueError(f"encoding must be 'rawman' or 'mxml', not {encoding!r}")
+            raise InvalidSetting(f"encoding must be 'rawman' or 'mxml', not {encoding!r}")
         if self.tcp and encoding != "rawman":
-            raise ValueError("over TCP AMI speaks plain text: encoding must be 'rawman'")
+            raise InvalidSetting("over TCP AMI speaks plain text: encoding must be 'rawman'")
         if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
-            raise ValueError(f"max_events must be a positive whole number, not {max_events!r}")
+            raise InvalidSetting(f"max_events must be a positive whole number, not {max_events!r}")
         if isinstance(max_reply_bytes, bool) or not isinstance(max_reply_bytes, int) \
                 or max_reply_bytes < 1:
-            raise ValueError(f"max_reply_bytes must be a positive whole number, not "
+            raise InvalidSetting(f"max_reply_bytes must be a positive whole number, not "
                              f"{max_reply_bytes!r}")
         self.url = url.rstrip("/")
         self.username = username
@@ -628,7 +629,7 @@ def _check_tcp_url(url: str) -> None:
         >>> _check_tcp_url("tcp://127.0.0.1:5038/rawman")
         Traceback (most recent call last):
         ...
-        ValueError: a TCP URL is tcp://host:port with no path, not 'tcp://127.0.0.1:5038/rawman'
+        amikit.errors.InvalidSetting: a TCP URL is tcp://host:port with no path, not 'tcp://127.0.0.1:5038/rawman'
     """
     parts = urlsplit(url)
     try:
@@ -636,10 +637,10 @@ def _check_tcp_url(url: str) -> None:
     except ValueError:
         port = None
     if parts.path not in ("", "/") or parts.username is not None:
-        raise ValueError(f"a TCP URL is tcp://host:port with no path, not {masked_url(url)!r}")
+        raise InvalidSetting(f"a TCP URL is tcp://host:port with no path, not {masked_url(url)!r}")
     if port is None or not parts.hostname:
-        raise ValueError(f"a TCP URL needs a host and a port (AMI's is 5038 by default): "
-                         f"tcp://127.0.0.1:5038, not {masked_url(url)!r}")
+        raise InvalidSetting(f"a TCP URL needs a host and a port (AMI's is 5038 by default): "
+                             f"tcp://127.0.0.1:5038, not {masked_url(url)!r}")
 
 
 def _given(name: str, reply: Message | None) -> Message:

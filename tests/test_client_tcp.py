@@ -660,3 +660,21 @@ def test_wrong_password_over_tcp(sim):
         AMIClient(sim.tcp_url, "hello", "nope").login()
     with pytest.raises(AuthenticationError):
         AMIClient(sim.tcp_url, "hello", "nope", auth="md5").login()
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:5038", "tcp://127.0.0.1", "tcp://127.0.0.1:5038/rawman",
+                                 "ftp://127.0.0.1:5038"])
+def test_a_url_amikit_cannot_use_is_an_amikit_error(url):
+    from amikit.errors import InvalidSetting
+
+    with pytest.raises(InvalidSetting, match=r"URL|url"):
+        AMIClient(url, "hello", "world")
+
+
+def test_an_http_url_to_amis_tcp_port_says_to_use_tcp():
+    from amikit import Simulator
+    from amikit.errors import ProtocolError
+
+    with Simulator(port=0, tcp_port=0) as sim, \
+            pytest.raises(ProtocolError, match=r"AMI.s TCP port.*tcp://"):
+        AMIClient(sim.tcp_url.replace("tcp://", "http://"), "hello", "world").ping()

@@ -15,6 +15,7 @@ def test_every_error_is_an_amierror_and_drawn_in_the_tree():
 
 def test_value_errors_are_also_value_errors():
     assert issubclass(errors.InvalidAction, ValueError)
+    assert issubclass(errors.InvalidSetting, ValueError)
     assert issubclass(errors.PermissionDenied, errors.ActionFailed)
 
 

@@ -231,7 +231,7 @@ class SessionCore:
         parts = urlsplit(url)
         if parts.scheme not in AUTHS or not parts.netloc:
             raise InvalidSetting(f"url must be a base URL like http://127.0.0.1:8088 or AMI's "
-                             f"TCP port like tcp://127.0.0.1:5038, not {masked_url(url)!r}")
+                                 f"TCP port like tcp://127.0.0.1:5038, not {masked_url(url)!r}")
         if parts.query or parts.fragment:
             raise InvalidSetting(f"url must have no query or fragment: {masked_url(url)!r}")
         #: True for AMI over TCP (``tcp://``), False for HTTP
@@ -254,7 +254,7 @@ class SessionCore:
         if isinstance(max_reply_bytes, bool) or not isinstance(max_reply_bytes, int) \
                 or max_reply_bytes < 1:
             raise InvalidSetting(f"max_reply_bytes must be a positive whole number, not "
-                             f"{max_reply_bytes!r}")
+                                 f"{max_reply_bytes!r}")
         self.url = url.rstrip("/")
         self.username = username
         self._secret = secret

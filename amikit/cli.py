@@ -425,6 +425,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AMIError as exc:
         print(f"amikit: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `amikit tail … | head`: the reader has had enough
+        # stdout's buffer would fail again at exit; point it at nothing (as the Python docs do)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"amikit: {exc}", file=sys.stderr)
         return 2

@@ -517,8 +517,9 @@ def test_amikit_sim_prints_the_tcp_address_and_serves_it():
     proc = subprocess.Popen([sys.executable, "-m", "amikit.cli", "sim", "--port", "0",
                              "--tcp-port", "0"], stdout=subprocess.PIPE, text=True)
     try:
-        lines = _first_lines(proc, 4, seconds=30)
-        port = int(re.search(r"tcp://127\.0\.0\.1:(\d+): nc 127\.0\.0\.1 \1", lines[3])[1])
+        lines = "".join(_first_lines(proc, 5, seconds=30))
+        port = int(re.search(r"tcp://127\.0\.0\.1:(\d+): nc 127\.0\.0\.1 \1", lines)[1])
+        assert f"export AMIKIT_TCP_URL=tcp://127.0.0.1:{port}" in lines
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             assert sock.recv(100) == BANNER
     finally:

@@ -8,12 +8,15 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, settings
+
+from amikit import AMIClient, Message
 
 #: Byte-for-byte copies of a real Asterisk 23.4.1's captures (see tests/captures/README.md).
 CAPTURES = pathlib.Path(__file__).resolve().parent / "captures"
@@ -146,3 +149,15 @@ FUZZ_PROFILES = {
 }
 for _name, _values in FUZZ_PROFILES.items():
     settings.register_profile(_name, **_values)
+
+
+def events_until(ami: AMIClient, done: Callable[[list[Message]], bool], seconds: float = 20.0,
+                 seen: list[Message] | None = None) -> list[Message]:
+    """Every event read, ``seen`` (earlier ones) first, until ``done`` holds for them all."""
+    seen = [] if seen is None else seen
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen += ami.wait_event(1)
+        if done(seen):
+            return seen
+    raise AssertionError(f"not done after {seconds} s: {[e.name for e in seen][-15:]}")

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from amikit import AMIClient, Simulator
-
-
-def events_until(ami: AMIClient, done, seconds: float = 10.0) -> list:
-    seen = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        seen += ami.wait_event(1)
-        if done(seen):
-            return seen
-    raise AssertionError(f"not done after {seconds} s: {[e.name for e in seen][-15:]}")
+from tests.conftest import events_until
 
 
 def response(action_id: str):

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from amikit import AMIClient, Message, Simulator, parse_rawman
-from tests.conftest import capture_bytes
+from tests.conftest import capture_bytes, events_until
 
 QUEUE_EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled",
                 "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "MusicOnHoldStart",
@@ -64,16 +64,18 @@ def recorded_queue_names(scenario: str, run: int) -> list[str]:
     return queue_names(parse_rawman(text))
 
 
-def events_until(ami: AMIClient, done: Callable[[list[Message]], bool], seconds: float = 20.0,
-                 seen: list[Message] | None = None) -> list[Message]:
-    """Every event read, ``seen`` (earlier ones) first, until ``done`` holds for them all."""
-    seen = [] if seen is None else seen
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        seen += ami.wait_event(1)
-        if done(seen):
-            return seen
-    raise AssertionError(f"not done after {seconds} s: {[e.name for e in seen][-15:]}")
+def one_call(config, *, pause: tuple[str, ...] = (), **originate: object) -> list[Message]:
+    """Every event of one call on a simulator of ``config``: ``pause`` is a queue and the
+    members to pause in it first; the events are read until every channel has hung up."""
+    with Simulator(port=0, config=config, speed=5) as quick, \
+            AMIClient(quick.url, "hello", "world") as ami:
+        if pause:
+            queue, *members = pause
+            for member in members:
+                ami.action("QueuePause", Queue=queue, Interface=member, Paused="true")
+        ami.wait_event(0)
+        ami.originate(Async=True, **originate)  # as the captures' Originates
+        return events_until(ami, _all_hung_up)
 
 
 # -- replies -----------------------------------------------------------------------------
@@ -239,13 +241,8 @@ def test_the_queue_timeout_continues_the_dialplan_with_timeout_status(tmp_path):
         "exten => 600,1,Answer()\n same => n,Wait(30)\n same => n,Hangup()\n"
         "exten => 210,1,Answer()\n same => n,Hangup()\nexten => 211,1,Answer()\n"
         " same => n,Hangup()\n")
-    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
-            AMIClient(quick.url, "hello", "world") as ami:
-        _pause_all(ami, True)
-        ami.wait_event(0)
-        ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1,
-                      Async=True)
-        seen = events_until(ami, _all_hung_up)
+    seen = one_call(tmp_path, pause=("support", "Local/210@sets/n", "Local/211@sets/n"),
+                    Channel="Local/401@sets", Context="sets", Exten="600", Priority=1)
     values = [(m["Variable"], m["Value"]) for m in seen if m.name == "VarSet"]
     assert ("QUEUESTATUS", "TIMEOUT") in values and ("AFTER", "TIMEOUT") in values
     # queue_exec calls record_abandoned on this exit too (before set_queue_result)
@@ -278,12 +275,8 @@ def _queue_status(seen: list[Message]) -> list[str]:
 ])
 def test_empty_queues_refuse_or_lose_their_callers(tmp_path, settings, status):
     _lab_with(tmp_path, f"[q]\nstrategy = ringall\n{settings}\n")
-    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
-            AMIClient(quick.url, "hello", "world") as ami:
-        ami.action("QueuePause", Queue="q", Interface="Local/210@sets/n", Paused="true")
-        ami.wait_event(0)
-        ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1, Async=True)
-        seen = events_until(ami, _all_hung_up)
+    seen = one_call(tmp_path, pause=("q", "Local/210@sets/n"),
+                    Channel="Local/401@sets", Context="sets", Exten="600", Priority=1)
     assert _queue_status(seen) == [status]
     joined = "QueueCallerJoin" in queue_names(seen)
     assert joined == (status == "LEAVEEMPTY")
@@ -296,8 +289,7 @@ def test_a_full_queue_refuses_the_next_caller(tmp_path):
         ami.action("QueuePause", Queue="q", Interface="Local/210@sets/n", Paused="true")
         ami.wait_event(0)
         for _ in range(2):
-            ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1,
-                          Async=True)
+            ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1)
         seen = events_until(ami, lambda s: "FULL" in _queue_status(s))
         seen = events_until(ami, _all_hung_up, seen=seen)
     assert queue_names(seen).count("QueueCallerJoin") == 1
@@ -306,11 +298,8 @@ def test_a_full_queue_refuses_the_next_caller(tmp_path):
 
 def test_a_member_who_does_not_answer_is_reported_and_rung_again(tmp_path):
     _lab_with(tmp_path, "[q]\ntimeout = 1\nretry = 1\nmember => Local/333@sets/n,0,Deaf\n")
-    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
-            AMIClient(quick.url, "hello", "world") as ami:
-        ami.wait_event(0)
-        ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1, Async=True)
-        seen = events_until(ami, _all_hung_up)
+    seen = one_call(tmp_path,
+                    Channel="Local/401@sets", Context="sets", Exten="600", Priority=1)
     names = queue_names(seen)
     assert names.count("AgentRingNoAnswer") >= 2  # rung, not answered, rung again after retry
     assert names.count("AgentCalled") == names.count("AgentRingNoAnswer")
@@ -324,11 +313,7 @@ def test_music_on_hold_applications(tmp_path):
         "[sets]\nexten => 500,1,Answer()\n same => n,MusicOnHold(default,1)\n"
         " same => n,StartMusicOnHold()\n same => n,Wait(1)\n same => n,StopMusicOnHold()\n"
         " same => n,Hangup()\n")
-    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
-            AMIClient(quick.url, "hello", "world") as ami:
-        ami.wait_event(0)
-        ami.originate(Channel="Local/500@sets", Application="Wait", Data="5", Async=True)
-        seen = events_until(ami, _all_hung_up)
+    seen = one_call(tmp_path, Channel="Local/500@sets", Application="Wait", Data="5")
     music = [m for m in seen if m.name.startswith("MusicOnHold")]
     assert [m.name for m in music] == ["MusicOnHoldStart", "MusicOnHoldStop"] * 2
     # header lists as in 20_behaviour/queue_answered: the channel's, then Class on Start only
@@ -348,12 +333,8 @@ def test_a_timeout_that_is_no_number_is_zero(tmp_path, queue_args, expected):
     _lab_with(tmp_path, "[q]\nmember => Local/210@sets/n,0,A\n")
     conf = tmp_path / "extensions.conf"
     conf.write_text(conf.read_text().replace("Queue(q,,,,6)", f"Queue({queue_args})"))
-    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
-            AMIClient(quick.url, "hello", "world") as ami:
-        ami.action("QueuePause", Queue="q", Interface="Local/210@sets/n", Paused="true")
-        ami.wait_event(0)
-        ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1, Async=True)
-        seen = events_until(ami, _all_hung_up)
+    seen = one_call(tmp_path, pause=("q", "Local/210@sets/n"),
+                    Channel="Local/401@sets", Context="sets", Exten="600", Priority=1)
     assert _queue_status(seen) == expected
 
 
@@ -363,11 +344,8 @@ def test_a_member_timeout_of_zero_rings_until_answered(tmp_path):
     conf = tmp_path / "extensions.conf"
     conf.write_text(conf.read_text() + "exten => 211,1,Ringing()\n same => n,Wait(2)\n"
                     " same => n,Answer()\n same => n,Wait(1)\n same => n,Hangup()\n")
-    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
-            AMIClient(quick.url, "hello", "world") as ami:
-        ami.wait_event(0)
-        ami.originate(Channel="Local/401@sets", Context="sets", Exten="600", Priority=1, Async=True)
-        seen = events_until(ami, _all_hung_up)
+    seen = one_call(tmp_path,
+                    Channel="Local/401@sets", Context="sets", Exten="600", Priority=1)
     names = queue_names(seen)
     assert "AgentConnect" in names and "AgentRingNoAnswer" not in names
 
@@ -378,11 +356,7 @@ def test_music_on_hold_with_a_bad_duration_or_class_still_ends(tmp_path):
     (tmp_path / "extensions.conf").write_text(
         "[sets]\nexten => 500,1,Answer()\n same => n,MusicOnHold(nosuch,abc)\n"
         " same => n,Hangup()\n")
-    with Simulator(port=0, config=tmp_path, speed=5) as quick, \
-            AMIClient(quick.url, "hello", "world") as ami:
-        ami.wait_event(0)
-        ami.originate(Channel="Local/500@sets", Application="Wait", Data="2", Async=True)
-        seen = events_until(ami, _all_hung_up)
+    seen = one_call(tmp_path, Channel="Local/500@sets", Application="Wait", Data="2")
     start = next(m for m in seen if m.name == "MusicOnHoldStart")
     assert start["Class"] == "default"
     assert "MusicOnHoldStop" in [m.name for m in seen]

@@ -35,6 +35,7 @@ from amikit.session import (
 from amikit.tcpconn import AsyncTCPConnection, TCPConnection
 from amikit.tcplink import PROBE_ID
 from tests.tcp_replay import BANNER, turns
+from tests.test_sim_client import call_and_redirect_both, collect
 
 SECRET = "world"
 
@@ -583,17 +584,6 @@ def sim():
         yield running
 
 
-def collect(client: AMIClient, until, seconds: float = 10.0) -> list:
-    seen: list = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for event in client.wait_event(timeout=1):
-            seen.append(event)
-            if until(event, seen):
-                return seen
-    pytest.fail(f"the awaited event did not come within {seconds} s; seen: {[e.name for e in seen]}")
-
-
 @pytest.mark.parametrize("auth", ["plain", "md5"])
 def test_the_books_flow_over_tcp(sim, auth):
     """Login, Ping, Originate, watch Newchannel, Redirect, Hangup, Logoff: over tcp://."""
@@ -601,15 +591,7 @@ def test_the_books_flow_over_tcp(sim, auth):
             AMIClient(sim.tcp_url, "hello", SECRET, auth=auth) as watch:
         assert ami.banner == "Asterisk Call Manager/12.0.0"
         assert ami.ping()["Ping"] == "Pong"
-        watch.wait_event(0)
-        ami.originate(Channel="PJSIP/SOFTPHONE_A", Context="sets", Exten="102", Priority=1,
-                      CallerID='"Book" <100>', Async=True)
-        seen = collect(watch, lambda e, s: e.name == "BridgeEnter" and e["BridgeNumChannels"] == "2")
-        names = [e["Channel"] for e in seen if e.name == "Newchannel"]
-        assert names[0].startswith("PJSIP/SOFTPHONE_A-") and names[1].startswith("PJSIP/SOFTPHONE_B-")
-        assert ami.redirect(Channel=names[0], Context="sets", Exten="209", Priority=1,
-                            ExtraChannel=names[1], ExtraContext="sets", ExtraExten="210",
-                            ExtraPriority=1)["Message"] == "Dual Redirect successful"
+        names = call_and_redirect_both(ami, watch)
         collect(watch, lambda e, s: any(x.name == "BridgeDestroy" for x in s))
         still_up = {c["Channel"] for c in ami.core_show_channels()} & set(names)
         for name in still_up:

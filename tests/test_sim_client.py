@@ -36,6 +36,21 @@ def collect(client: AMIClient, until, seconds: float = 10.0) -> list:
     pytest.fail(f"the awaited event did not come within {seconds} s; seen: {[e.name for e in seen]}")
 
 
+def call_and_redirect_both(ami: AMIClient, watch: AMIClient) -> list[str]:
+    """The book's call: Originate from SOFTPHONE_A, its two channels' names read off
+    Newchannel once they are bridged, then both redirected at once (a dual Redirect)."""
+    watch.wait_event(0)
+    ami.originate(Channel="PJSIP/SOFTPHONE_A", Context="sets", Exten="102", Priority=1,
+                  CallerID='"Book" <100>', Async=True)
+    seen = collect(watch, lambda e, s: e.name == "BridgeEnter" and e["BridgeNumChannels"] == "2")
+    names = [e["Channel"] for e in seen if e.name == "Newchannel"]
+    assert names[0].startswith("PJSIP/SOFTPHONE_A-") and names[1].startswith("PJSIP/SOFTPHONE_B-")
+    assert ami.redirect(Channel=names[0], Context="sets", Exten="209", Priority=1,
+                        ExtraChannel=names[1], ExtraContext="sets", ExtraExten="210",
+                        ExtraPriority=1)["Message"] == "Dual Redirect successful"
+    return names
+
+
 def test_collect_fails_when_the_event_never_comes(sim):
     with AMIClient(sim.url, "hello", "world") as quiet:
         quiet.wait_event(0)
@@ -62,15 +77,7 @@ def test_the_books_flow(sim, encoding, auth):
     """Originate from SOFTPHONE_A, read the channel names off Newchannel, Redirect, Hangup."""
     with AMIClient(sim.url, "hello", "world", encoding=encoding, auth=auth) as ami, \
             AMIClient(sim.url, "hello", "world", encoding=encoding, auth=auth) as watch:
-        watch.wait_event(0)
-        ami.originate(Channel="PJSIP/SOFTPHONE_A", Context="sets", Exten="102", Priority=1,
-                      CallerID='"Book" <100>', Async=True)
-        seen = collect(watch, lambda e, s: e.name == "BridgeEnter" and e["BridgeNumChannels"] == "2")
-        names = [e["Channel"] for e in seen if e.name == "Newchannel"]
-        assert names[0].startswith("PJSIP/SOFTPHONE_A-") and names[1].startswith("PJSIP/SOFTPHONE_B-")
-        assert ami.redirect(Channel=names[0], Context="sets", Exten="209", Priority=1,
-                            ExtraChannel=names[1], ExtraContext="sets", ExtraExten="210",
-                            ExtraPriority=1)["Message"] == "Dual Redirect successful"
+        names = call_and_redirect_both(ami, watch)
         # as in 20_behaviour/dual_redirect, both show their new place and the bridge ends, in
         # an order that varies
         moved = collect(watch, lambda e, s: {x["Channel"] for x in s if x.name == "Newexten"

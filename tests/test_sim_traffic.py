@@ -3,6 +3,7 @@ callers who join, get answered or abandon in the simulator, as the real captures
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 import time
@@ -19,6 +20,18 @@ from amikit.sim.traffic import TrafficError, arrivals, find_target, parse_rate
 from tests.conftest import capture_bytes
 
 MEMBERS = ("Local/210@sets/n", "Local/211@sets/n")
+
+
+@contextlib.contextmanager
+def members_paused(ami: AMIClient) -> Iterator[None]:
+    """Both lab members of queue ``support`` paused for the block, unpaused after it."""
+    for member in MEMBERS:
+        ami.action("QueuePause", Queue="support", Interface=member, Paused="true")
+    try:
+        yield
+    finally:
+        for member in MEMBERS:
+            ami.action("QueuePause", Queue="support", Interface=member, Paused="false")
 #: What a caller's stay in a queue shows, as AMI reports it (the music on hold aside).
 CALLER_EVENTS = ("QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentConnect")
 
@@ -180,15 +193,10 @@ def test_the_placed_callers_join_the_queue_and_are_answered(sim, ami):
 
 def test_impatient_callers_abandon_while_the_members_are_paused(slow_sim, slow_ami):
     sim, ami = slow_sim, slow_ami
-    for member in MEMBERS:
-        ami.action("QueuePause", Queue="support", Interface=member, Paused="true")
-    try:
+    with members_paused(ami):
         calls = sim.traffic("support", calls_per_minute=30, minutes=0.15, patience=3,
                             patience_distribution="fixed")
         assert calls.wait(60), calls
-    finally:
-        for member in MEMBERS:
-            ami.action("QueuePause", Queue="support", Interface=member, Paused="false")
     events = drain(ami)
     assert calls.placed >= 3 and calls.abandoned == calls.placed
     assert set(map(tuple, stays(events).values())) == {tuple(recorded_abandon())}
@@ -202,15 +210,10 @@ def test_impatient_callers_abandon_while_the_members_are_paused(slow_sim, slow_a
 
 def test_pbx_timestamps_run_at_the_simulators_speed(slow_sim, slow_ami):
     sim, ami = slow_sim, slow_ami
-    for member in MEMBERS:
-        ami.action("QueuePause", Queue="support", Interface=member, Paused="true")
-    try:
+    with members_paused(ami):
         calls = sim.traffic("support", calls_per_minute=20, minutes=0.15, patience=8,
                             patience_distribution="fixed", seed=3)
         assert calls.wait(60), calls
-    finally:
-        for member in MEMBERS:
-            ami.action("QueuePause", Queue="support", Interface=member, Paused="false")
     events = drain(ami)
     joined = {e["Channel"]: float(e["Timestamp"]) for e in events if e.name == "QueueCallerJoin"}
     waits = [float(e["Timestamp"]) - joined[e["Channel"]] for e in events

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from amikit import __version__
 from amikit.client import AMIClient
 from amikit.errors import AMIError
-from amikit.message import Message
+from amikit.message import Message, is_stream_event
 from amikit.protocol import parse_recording
 from amikit.session import AUTHS, SessionCore
 
@@ -73,7 +73,7 @@ def _decode(args: argparse.Namespace) -> int:
             data = f.read()
     messages = parse_recording(data)
     if args.events:
-        messages = [m for m in messages if m.is_event and m.name != "WaitEventComplete"]
+        messages = [m for m in messages if is_stream_event(m)]
     if args.name:
         wanted = {n.lower() for n in args.name}
         messages = [m for m in messages if (m.name or "").lower() in wanted]

@@ -32,7 +32,6 @@ that are not UTF-8, legacy ``Response: Follows``) takes the message path instead
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 from collections import deque
@@ -46,7 +45,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from amikit.headernames import usual_spelling
-from amikit.message import Message
+from amikit.jsonl import record_line, record_message
+from amikit.message import Message, is_stream_event
 from amikit.protocol import parse_recording
 
 __all__ = ["EventLog", "events_frame", "read_events"]
@@ -108,7 +108,7 @@ def _message_columns(messages: Iterable[Message]) -> tuple[dict[str, Cells], lis
     received: list[float | None] = []
     row = 0
     for msg in messages:
-        if not _is_event(msg):
+        if not is_stream_event(msg):
             continue
         for name, value in msg.headers:
             column = names(name if name.isascii() else _printable(name))
@@ -120,11 +120,6 @@ def _message_columns(messages: Iterable[Message]) -> tuple[dict[str, Cells], lis
     columns = {column: (np.array(rows, dtype=np.int64), _string_array(values))
                for column, (rows, values) in cells.items()}
     return columns, received, row
-
-
-def _is_event(msg: Message) -> bool:
-    name = msg.get("Event")
-    return name is not None and name != "WaitEventComplete"
 
 
 # -- the columnar path -------------------------------------------------------------------
@@ -363,24 +358,10 @@ def read_events(source: str | os.PathLike[str] | bytes, *, server: str | None = 
 
 
 def _jsonl_columns(data: bytes) -> tuple[dict[str, Cells], int, list[float | None]]:
-    messages = []
     # Only "\n" ends a record: str.splitlines() would also cut at U+2028, U+2029, U+0085
     # and other characters that json.dumps leaves inside a value.
-    for number, line in enumerate(data.decode("utf-8", "surrogateescape").split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            msg = Message([tuple(pair) for pair in record["headers"]])
-        except (ValueError, KeyError, TypeError) as exc:
-            from amikit.errors import ProtocolError
-
-            raise ProtocolError(f"JSON Lines record {number} is not an amikit event: {exc}") from None
-        received = record.get("received_at")
-        # a number, or None: anything else would make the whole column unreadable
-        ok = isinstance(received, int | float) and not isinstance(received, bool)
-        msg.received_at = float(received) if ok else None
-        messages.append(msg)
+    messages = [record_message(line, number)
+                for number, line in enumerate(data.split(b"\n"), 1) if line.strip()]
     columns, received, n_rows = _message_columns(messages)
     return columns, n_rows, received
 
@@ -407,7 +388,7 @@ class EventLog:
 
     def append(self, message: Message) -> None:
         """Add one message (replies and markers are ignored)."""
-        if not _is_event(message):
+        if not is_stream_event(message):
             return
         if self._events.maxlen is not None and len(self._events) == self._events.maxlen:
             self.dropped += 1
@@ -435,7 +416,7 @@ class EventLog:
         with progress(count, "events") as advance:
             while got < count and time.monotonic() < deadline:
                 batch = client.wait_event(min(5.0, max(0.0, deadline - time.monotonic())))
-                batch = [e for e in batch if _is_event(e)][: count - got]
+                batch = [e for e in batch if is_stream_event(e)][: count - got]
                 self.extend(batch)
                 got += len(batch)
                 advance(len(batch))
@@ -453,13 +434,7 @@ class EventLog:
         out = pathlib.Path(path)
         with out.open("wb") as f:
             for msg in self._events:
-                record = {"headers": msg.headers, "received_at": msg.received_at}
-                try:
-                    # bytes that were not UTF-8 (surrogate escapes) are written back as such
-                    line = json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogateescape")
-                except UnicodeEncodeError:
-                    # a surrogate that stands for no byte: JSON's \\u escape keeps it
-                    line = json.dumps(record).encode("ascii")
+                line = record_line(msg)
                 f.write(line + b"\n")
         return out
 

@@ -16,7 +16,7 @@ import html
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, SupportsIndex, overload
 
-__all__ = ["MASK", "SECRET_HEADERS", "Headers", "Message"]
+__all__ = ["MASK", "SECRET_HEADERS", "Headers", "Message", "is_stream_event"]
 
 #: Header names whose values are secret (compared case-insensitively): never shown by a
 #: repr or :meth:`Message.redacted`, and never sent in a URL by the clients.
@@ -319,3 +319,19 @@ class Message(Mapping[str, str]):
         )
         body = f"<pre>{html.escape(self.body)}</pre>" if self.body is not None else ""
         return f"<table class='amikit-message'>{rows}</table>{body}"
+
+
+def is_stream_event(message: Message) -> bool:
+    """Whether a message of a recorded or polled stream is one of its events: it has an
+    ``Event`` header and is not WaitEvent's own ``WaitEventComplete`` marker (the rule
+    :func:`amikit.read_events`, ``amikit show --events`` and replay share).
+
+        >>> is_stream_event(Message([("Event", "Hangup")]))
+        True
+        >>> is_stream_event(Message([("Event", "WaitEventComplete")]))
+        False
+        >>> is_stream_event(Message([("Response", "Success")]))
+        False
+    """
+    name = message.get("Event")
+    return name is not None and name != "WaitEventComplete"

@@ -299,6 +299,12 @@ class StreamReader:
             messages += _parse_bytes(chunk, self._sep.decode())
         return self._check_size(messages)
 
+    @property
+    def pending(self) -> int:
+        """Bytes fed that belong to no message returned yet (where the next one starts,
+        counted back from the end of what was fed)."""
+        return len(self._buffer)
+
     def close(self) -> list[Message]:
         """End of stream: return what is left (marked as not ended by a blank line)."""
         rest, self._buffer = bytes(self._buffer), bytearray()

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import pathlib
 import random
 import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from amikit.errors import AMIError
 from amikit.sim.config import ConfigError, SimConfig, load_config
@@ -40,6 +41,9 @@ from amikit.sim.httpd import SESSION_INACTIVITY, SESSION_LIMIT, HTTPFront
 from amikit.sim.manager import Manager
 from amikit.sim.pbx import PBX
 from amikit.sim.pbx_actions import PBXActions
+from amikit.sim.replay import Replay, ReplayError, TimeLike, Timestamps
+from amikit.sim.replay_actions import ReplayActions
+from amikit.sim.replay_source import Recording
 from amikit.sim.tcpfront import TCPFront
 
 if TYPE_CHECKING:
@@ -95,6 +99,19 @@ class Simulator:
             bindaddr, 127.0.0.1), under the same rule as ``host``.
         tcp_optional: when the TCP port is taken, log it and serve HTTP only instead of
             failing (``amikit sim`` without ``--tcp-port``).
+        replay: a recording to play back instead of simulating a PBX (a path, or the bytes
+            of one: rawman, mxml, JSON Lines or a TCP session, gzip-compressed or not). Its
+            events reach every logged-in session ``speed`` times faster than recorded, from
+            the first login on; ``sim.replay`` (:class:`~amikit.sim.replay.Replay`) pauses,
+            seeks and changes the speed; the read-only actions describe the recorded PBX at
+            the replay position and the others answer that the server is replaying. See
+            :mod:`amikit.sim.replay`.
+        replay_from, replay_to: play only this part (seconds from the recording's start, a
+            time of day ``"HH:MM:SS"`` or an ISO date and time, UTC).
+        loop: start the replay again from ``replay_from`` when it ends.
+        timestamps: a replayed event's ``Timestamp``: ``"shifted"`` (the recording moved to
+            the moment playback began, gaps as recorded), ``"original"`` or ``"wall"`` (the
+            moment it is published).
         pbx_timestamps: give events a ``Timestamp`` in PBX time: the clock starts at the
             real time the simulator starts and runs ``speed`` times faster, so the events of
             an hour played at ``speed=60`` span an hour, as the durations AMI reports in them
@@ -108,7 +125,10 @@ class Simulator:
                  session_inactivity: float = SESSION_INACTIVITY,
                  session_limit: int = SESSION_LIMIT, pbx_timestamps: bool = False,
                  tcp_port: int | str | None = None, tcp_host: str | None = None,
-                 tcp_optional: bool = False) -> None:
+                 tcp_optional: bool = False,
+                 replay: str | os.PathLike[str] | bytes | None = None,
+                 replay_from: TimeLike | None = None, replay_to: TimeLike | None = None,
+                 loop: bool = False, timestamps: Timestamps = "shifted") -> None:
         self.config: SimConfig = load_config(config)
         self.dialplan = Dialplan.parse(self.config.extensions, self.config.extensions_path)
         if httptimeout is not None:
@@ -141,6 +161,15 @@ class Simulator:
         self.manager: Manager | None = None
         self.pbx: PBX | None = None
         self.bus: EventBus | None = None
+        self.replay: Replay | None = None
+        self._replay_args: dict[str, Any] | None = None
+        if replay is not None:
+            if spool is not None:
+                raise ReplayError("a replaying simulator runs no call files: give spool or replay")
+            # read the head and tail now, so a bad file fails here, not in the server's thread
+            self._replay_args = dict(source=Recording(replay), speed=speed, start=replay_from,
+                                     end=replay_to, loop=loop, timestamps=timestamps)
+            Replay(bus=EventBus(), **self._replay_args)  # settings checked before starting
 
     @property
     def url(self) -> str:
@@ -174,19 +203,27 @@ class Simulator:
         return self.manager.dropped_events if self.manager is not None else 0
 
     def __repr__(self) -> str:
-        return f"<Simulator {self.url} {'running' if self.running else 'stopped'}>"
+        kind = f" replaying {self._replay_args['source'].name}" if self._replay_args else ""
+        return f"<Simulator{kind} {self.url} {'running' if self.running else 'stopped'}>"
 
     # -- life cycle --------------------------------------------------------------------
     async def _build(self) -> None:
         rng = random.Random(self.seed)
         self.bus = EventBus(timestamps=self.config.timestampevents, clock=self._clock())
-        self.pbx = PBX(self.config, self.bus, dialplan=self.dialplan, speed=self.speed,
-                       seed=self.seed)
-        self.manager = Manager(self.config, self.bus, rng, backend=PBXActions(self.pbx))
-        missing = self.pbx.unsupported()
-        if missing:
-            log.info("these dialplan applications are not simulated; a call reaching one "
-                     "hangs up: %s", "; ".join(missing))
+        if self._replay_args is not None:
+            self.replay = Replay(bus=self.bus, **self._replay_args)
+            self.manager = Manager(self.config, self.bus, rng,
+                                   backend=ReplayActions(self.replay.current_state))
+            self.manager.on_subscribe.append(self.replay.on_login)
+            self.replay.attach(asyncio.get_running_loop())
+        else:
+            self.pbx = PBX(self.config, self.bus, dialplan=self.dialplan, speed=self.speed,
+                           seed=self.seed)
+            self.manager = Manager(self.config, self.bus, rng, backend=PBXActions(self.pbx))
+            missing = self.pbx.unsupported()
+            if missing:
+                log.info("these dialplan applications are not simulated; a call reaching one "
+                         "hangs up: %s", "; ".join(missing))
         self.front = HTTPFront(self.manager, self.config.prefix, self.config.servername,
                                enabled=self.config.http_enabled and self.config.webenabled,
                                session_inactivity=self.session_inactivity,
@@ -260,6 +297,8 @@ class Simulator:
 
     async def _close(self) -> None:
         self._reaper.cancel()
+        if self.replay is not None:
+            self.replay.detach()
         if self._spool_task is not None:
             self._spool_task.cancel()
         if self._server is not None:
@@ -330,6 +369,9 @@ class Simulator:
         """
         from amikit.sim.traffic import Traffic, arrivals, find_target
 
+        if self.replay is not None:
+            raise AMIError("a replaying simulator places no calls of its own: it plays the "
+                           "recording's")
         if not self.running or self._loop is None or self.pbx is None:
             raise AMIError("start the simulator before its traffic (sim.start(), or with)")
         where, number = find_target(self.dialplan, queue, exten=exten, context=context)

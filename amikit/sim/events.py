@@ -87,7 +87,11 @@ class EventBus:
         if self.timestamps:
             headers.append(("Timestamp", f"{self.clock() if at is None else at:.6f}"))
         headers.extend(body)
-        event = Event(name, klass, headers)
+        return self.deliver(Event(name, klass, headers))
+
+    def deliver(self, event: Event) -> Event:
+        """Hand an event already built (a replayed one keeps its recorded headers) to every
+        session and listener."""
         self.published += 1
         for queue in self.queues:
             queue.put(event)

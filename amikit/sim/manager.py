@@ -130,6 +130,9 @@ class Manager:
         self.nonces: dict[str, float] = {}
         self.backend = backend
         self.actions = ManagerActions(self)
+        #: called whenever a session starts receiving events (a login, a digest session's
+        #: first WaitEvent): a replay waits for the first one
+        self.on_subscribe: list[Callable[[], None]] = []
         self.started_wall = time.time()
         self._ids = itertools.count(1)
         self._last_reap = float("-inf")
@@ -225,6 +228,8 @@ class Manager:
             return
         session.queue = EventQueue(QUEUE_LIMIT, session.wake.set, f"session {session.id:08x}")
         self.bus.queues.add(session.queue)
+        for listener in self.on_subscribe:
+            listener()
 
     def _unsubscribe(self, session: Session) -> None:
         if session.queue is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from amikit.protocol import is_true
 from amikit.sim import perms
 from amikit.sim.channel import SOFTHANGUP_EXPLICIT, Channel
+from amikit.sim.channel_replies import core_show_channel_item, status_item
 from amikit.sim.cli import CLI
 from amikit.sim.confbridge_actions import ConfbridgeActions
 from amikit.sim.dial import REASON
@@ -205,39 +206,28 @@ class PBXActions:
             chans = [chan]
         else:
             chans = list(self.pbx.channels.values())
+        every = is_true(header(msg, "AllVariables"))
         items = []
         for chan in chans:
-            seconds = int(time.time() - chan.created)
-            item = [("Event", "Status"), ("Privilege", "Call"), *chan.state_headers(),
-                    ("Type", chan.tech), ("DNID", ""),
-                    ("EffectiveConnectedLineNum", chan.connected_num or "<unknown>"),
-                    ("EffectiveConnectedLineName", chan.connected_name or "<unknown>"),
-                    ("TimeToHangup", "0"), ("BridgeID", chan.bridge.id if chan.bridge else ""),
-                    ("Application", chan.appl), ("Data", chan.data), ("Nativeformats", "(slin)"),
-                    ("Readformat", "slin"), ("Readtrans", ""), ("Writeformat", "slin"),
-                    ("Writetrans", ""), ("Callgroup", "0"), ("Pickupgroup", "0"),
-                    ("Seconds", str(seconds))]
-            names = list(chan.variables) if is_true(header(msg, "AllVariables")) else wanted
-            for var in names:
-                value = self.pbx.vars.lookup(chan, var) if self.pbx.vars.is_set(chan, var) else None
-                item.append(("Variable", f"{var}={value if value is not None else '(null)'}"))
-            if action_id:
-                item.append(("ActionID", action_id))
-            items.append(item)
+            names = list(chan.variables) if every else wanted
+            variables = [(var, self.pbx.vars.lookup(chan, var) if self.pbx.vars.is_set(chan, var)
+                          else None) for var in names]
+            items.append(status_item(
+                chan.state_headers(), connected=(chan.connected_num, chan.connected_name),
+                bridge_id=chan.bridge.id if chan.bridge else "", application=chan.appl,
+                data=chan.data, seconds=int(time.time() - chan.created), variables=variables,
+                action_id=action_id))
         return list_reply(action_id, "Channel status will follow", items, "StatusComplete",
                           [("Items", str(len(items)))])
 
     async def coreshowchannels(self, session: Session, request: Request,
                                       msg: Pairs) -> list[Pairs]:
         action_id = header(msg, "ActionID")
-        items = []
-        for chan in self.pbx.channels.values():
-            seconds = int(time.time() - chan.created)
-            items.append([("Event", "CoreShowChannel"),
-                          *with_action_id(action_id), *chan.state_headers(),
-                          ("Application", chan.appl), ("ApplicationData", chan.data),
-                          ("Duration", f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"),
-                          ("BridgeId", chan.bridge.id if chan.bridge else "")])
+        items = [core_show_channel_item(
+            chan.state_headers(), application=chan.appl, data=chan.data,
+            seconds=int(time.time() - chan.created),
+            bridge_id=chan.bridge.id if chan.bridge else "", action_id=action_id)
+            for chan in self.pbx.channels.values()]
         return list_reply(action_id, "Channels will follow", items, "CoreShowChannelsComplete")
 
     def _channel_header(self, msg: Pairs, action_id: str) -> tuple[Channel | None, list[Pairs]]:

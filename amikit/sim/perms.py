@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ACTION_CLASSES", "ALL", "CLASSES", "UNSIMULATED_CLASSES", "parse_perms", "privilege"]
+__all__ = ["ACTION_CLASSES", "ALL", "CLASSES", "UNSIMULATED_CLASSES", "parse_perms", "parse_privilege",
+           "privilege"]
 
 SYSTEM, CALL, LOG, VERBOSE, COMMAND = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4
 AGENT, USER, CONFIG, DTMF, REPORTING = 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 9
@@ -72,3 +73,17 @@ def privilege(mask: int) -> str:
     """An event's ``Privilege`` value: its classes, then ``all`` (``authority_to_str``)."""
     names = [name for name, bit in CLASSES.items() if mask & bit]
     return ",".join([*names, "all"])
+
+
+def parse_privilege(text: str | None) -> int:
+    """An event's classes from its recorded ``Privilege`` (``call,all``), names in any case;
+    ``all`` (which ``authority_to_str`` adds to every event) and unknown names add nothing.
+    An event that names no class (or has no Privilege) goes to every reader: ``ALL``.
+
+        >>> parse_privilege("call,all") == CALL, parse_privilege(None) == ALL
+        (True, True)
+    """
+    mask = 0
+    for name in (text or "").split(","):
+        mask |= CLASSES.get(name.strip().lower(), 0)
+    return mask or ALL

@@ -1,0 +1,239 @@
+"""A recording read from disk a piece at a time, for replay: its events, when each happened,
+and places to start reading again.
+
+The formats are :func:`amikit.read_events`'s: a rawman stream (WaitEvent bodies one after
+another), a raw TCP session (``*.s2c.bin``, banner first), an mxml stream
+(``<ajax-response>`` documents one after another) and amikit's JSON Lines; any of them
+gzip-compressed. Only events are yielded, as ``read_events`` keeps them: a stream's own
+``Response`` replies and ``WaitEventComplete`` markers are not events.
+
+Nothing holds more than one chunk (1 MiB) of the file and the events it completes, so a
+recording of any size starts at once and costs the same memory.
+
+    >>> import amikit
+    >>> rec = Recording(amikit.sample_recording())
+    >>> rec.kind, rec.first_time, round(rec.last_time - rec.first_time, 1)
+    ('rawman', 1795675451.752239, 6.0)
+    >>> batch = next(iter(rec.batches()))
+    >>> len(batch.events), batch.events[0].event.name, batch.events[0].at
+    (610, 'CEL', 1795675451.752239)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import pathlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from amikit.errors import AMIError, ProtocolError
+from amikit.jsonl import record_message
+from amikit.message import Message, is_stream_event
+from amikit.mxml import parse_manager_html, parse_mxml
+from amikit.protocol import StreamReader
+
+__all__ = ["Batch", "Recorded", "Recording", "RecordingError"]
+
+CHUNK = 1 << 20
+_GZIP = b"\x1f\x8b"
+_END_DOC = b"</ajax-response>"
+# the last Timestamp in a file's tail, in each encoding (rawman header, mxml attribute, JSON)
+_TIMESTAMPS = {
+    "rawman": re.compile(rb"(?im)^timestamp: *([0-9]+(?:\.[0-9]+)?)"),
+    "mxml": re.compile(rb"timestamp='([0-9]+(?:\.[0-9]+)?)'"),
+    "jsonl": re.compile(rb'\["Timestamp", *"([0-9]+(?:\.[0-9]+)?)"\]'),
+}
+
+
+class RecordingError(AMIError, ValueError):
+    """A recording that cannot be replayed: missing, unreadable, or with no events."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One recorded event and when it happened (epoch seconds: its ``Timestamp``, else the
+    time amikit received it, else the time of the event before it; None before any)."""
+
+    event: Message
+    at: float | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events read together, and the file offset from which the events after them are read."""
+
+    events: list[Recorded]
+    resume: int
+
+
+def _time_of(message: Message) -> float | None:
+    text = message.get("Timestamp")
+    if text is not None:
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return message.received_at
+
+
+class Recording:
+    """A recording on disk (or in memory) read in order, a chunk at a time.
+
+    Args:
+        source: a path, or the recording's bytes (``amikit.sample_recording("busy")``).
+
+    Raises :class:`RecordingError` for a file that is missing, empty or not a recording.
+    ``first_time`` and ``last_time`` are the first and last event times (``last_time`` read
+    from the file's last megabyte, so opening costs no full read); ``kind`` is ``rawman``,
+    ``mxml``, ``jsonl`` or ``html``.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | bytes) -> None:
+        if isinstance(source, bytes | bytearray | memoryview):
+            self.path: pathlib.Path | None = None
+            self._data: bytes | None = bytes(source)
+            self.name = "<bytes>"
+        else:
+            self.path = pathlib.Path(source)
+            self._data = None
+            self.name = str(self.path)
+            if not self.path.is_file():
+                raise RecordingError(f"no recording at {self.path}")
+        with self._open() as f:
+            head = f.read(4096)
+        self.compressed = self._head_bytes()[:2] == _GZIP
+        self.kind = _kind(head)
+        if self.kind is None:
+            raise RecordingError(f"{self.name} is empty: nothing to replay")
+        first = next((r for batch in self.batches() for r in batch.events), None)
+        if first is None:
+            raise RecordingError(f"{self.name} holds no events to replay")
+        self.first_time: float | None = first.at
+        self.last_time: float | None = self._last_time()
+
+    def __repr__(self) -> str:
+        return f"<Recording {self.name} ({self.kind})>"
+
+    def _head_bytes(self) -> bytes:
+        if self._data is not None:
+            return self._data[:2]
+        assert self.path is not None
+        with self.path.open("rb") as f:
+            return f.read(2)
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[BinaryIO]:
+        """The recording's bytes as a file (decompressed when gzip), closed after use."""
+        with contextlib.ExitStack() as stack:
+            raw: BinaryIO
+            if self._data is not None:
+                raw = io.BytesIO(self._data)
+            else:
+                assert self.path is not None
+                raw = stack.enter_context(self.path.open("rb"))
+            if raw.read(2) == _GZIP:
+                raw.seek(0)
+                yield stack.enter_context(gzip.GzipFile(fileobj=raw))  # type: ignore[misc]
+            else:
+                raw.seek(0)
+                yield raw
+
+    def _last_time(self) -> float | None:
+        """The last event time, from the file's tail (the whole file when compressed)."""
+        pattern = _TIMESTAMPS.get(self.kind or "")
+        if pattern is None:
+            return None
+        with self._open() as f:
+            if self.compressed:
+                tail = b""
+                while chunk := f.read(CHUNK):
+                    tail = (tail + chunk)[-2 * CHUNK:]
+            else:
+                f.seek(0, io.SEEK_END)
+                f.seek(max(0, f.tell() - CHUNK))
+                tail = f.read()
+        found = pattern.findall(tail)
+        return float(found[-1]) if found else None
+
+    def batches(self, start: int = 0) -> Iterator[Batch]:
+        """The events from byte ``start`` on (0, or a ``Batch.resume`` seen before), in order."""
+        with self._open() as f:
+            f.seek(start)
+            read = {"rawman": _rawman, "mxml": _mxml, "jsonl": _jsonl, "html": _html}[self.kind or ""]
+            last: float | None = None
+            for messages, resume in read(f, start):
+                events = []
+                for message in messages:
+                    if is_stream_event(message):
+                        at = _time_of(message)
+                        last = at if at is not None else last
+                        events.append(Recorded(message, last))
+                yield Batch(events, resume)
+
+
+def _kind(head: bytes) -> str | None:
+    text = head.lstrip()[:64].lower()
+    if not text:
+        return None
+    if text.startswith(b"{"):
+        return "jsonl"
+    if text.startswith(b"<ajax-response"):
+        return "mxml"
+    if text.startswith((b"<title", b"<!doctype", b"<html")):
+        return "html"
+    return "rawman"
+
+
+Chunks = Iterator[tuple[list[Message], int]]
+
+
+def _rawman(f: BinaryIO, offset: int) -> Chunks:
+    reader = StreamReader()
+    while chunk := f.read(CHUNK):
+        offset += len(chunk)
+        messages = reader.feed(chunk)
+        yield messages, offset - reader.pending
+    yield reader.close(), offset
+
+
+def _mxml(f: BinaryIO, offset: int) -> Chunks:
+    held = b""
+    while chunk := f.read(CHUNK):
+        held += chunk
+        end = held.rfind(_END_DOC)
+        if end < 0:
+            continue
+        end += len(_END_DOC)
+        done, held = held[:end], held[end:]
+        offset += len(done)
+        yield parse_mxml(done), offset
+    if held.strip():
+        raise ProtocolError(f"the mxml recording ends inside a document: {held[:60]!r}…")
+
+
+def _jsonl(f: BinaryIO, offset: int) -> Chunks:
+    held = b""
+    number = 0
+    while chunk := f.read(CHUNK):
+        held += chunk
+        end = held.rfind(b"\n") + 1
+        done, held = held[:end], held[end:]
+        messages = []
+        for line in done.split(b"\n"):
+            number += 1
+            if line.strip():
+                messages.append(record_message(line, number))
+        offset += len(done)
+        yield messages, offset
+    if held.strip():
+        yield [record_message(held, number + 1)], offset + len(held)
+
+
+def _html(f: BinaryIO, offset: int) -> Chunks:
+    data = f.read()  # /manager pages are small: one poll each, read whole
+    yield parse_manager_html(data), offset + len(data)

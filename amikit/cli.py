@@ -7,6 +7,9 @@
                [--tcp-port N | --no-tcp]
                [--traffic QUEUE:N/min [--patience S] [--minutes M]] [--pbx-timestamps]
                                   serve a simulated Asterisk until Ctrl-C
+    amikit replay FILE | --sample busy [--speed X|max] [--from T] [--to T] [--loop]
+               [--timestamps shifted|original|wall] [--host H] [--port P] [--tcp-port N | --no-tcp]
+                                  serve a recording's events as live AMI traffic until Ctrl-C
     amikit tail URL [--name Event ...]   print events as they come
     amikit record URL -o FILE           record events to JSON Lines (.jsonl) or Parquet
     amikit lab [--no-browser] [--port P]   the simulator and JupyterLab on the notebooks
@@ -26,7 +29,7 @@ import json
 import os
 import pathlib
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -35,6 +38,7 @@ from amikit.client import AMIClient
 from amikit.errors import AMIError
 from amikit.message import Message, is_stream_event
 from amikit.protocol import parse_recording
+from amikit.samples import SAMPLES, sample_recording
 from amikit.session import AUTHS, SessionCore
 
 if TYPE_CHECKING:
@@ -185,47 +189,109 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _sim(args: argparse.Namespace) -> int:
+def _sim_logging() -> None:
     import logging
-    import time
 
-    from amikit.sim import Simulator
-
-    if args.traffic:  # a bad --traffic is refused before the simulator says it is there
-        _traffic_settings(args)
-    elif args.minutes is not None or args.patience is not None:
-        print("amikit sim: --minutes and --patience go with --traffic; ignored", file=sys.stderr)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("amikit sim: %(message)s"))
     logging.getLogger("amikit").addHandler(handler)
-    sim = Simulator(args.host, args.port, config=args.config, speed=args.speed, seed=args.seed,
-                    **_tcp_options(args),
-                    spool=args.spool, allow_remote=args.allow_remote,
-                    pbx_timestamps=args.pbx_timestamps).start()
+
+
+def _announce(sim: Simulator, what: str) -> None:
+    """The lines every serving command starts with (binder/start reads the exports)."""
     login = "hello / world (as in the book)" if sim.config.default_password_in_use else \
         "the users of your manager.conf"
-    print(f"amikit sim: a simulated Asterisk 23 at {sim.url}", flush=True)
+    print(f"amikit sim: {what} at {sim.url}", flush=True)
     print(f"  login: {login}; Ctrl-C stops it", flush=True)
     if sim.tcp_url is not None:  # before AMIKIT_URL: binder/start reads both once that is out
         print(f"  export AMIKIT_TCP_URL={sim.tcp_url}", flush=True)
     print(f"  export AMIKIT_URL={sim.url}", flush=True)
-    if args.traffic:
-        try:
-            _traffic(sim, args)
-        except AMIError:
-            sim.stop()
-            raise
+
+
+def _serve(sim: Simulator, tick: Callable[[], None] | None = None) -> int:
+    """Serve until Ctrl-C or SIGTERM, calling ``tick`` twice a second."""
+    import time
+
     if sim.tcp_url:
         print(f"  AMI over TCP at {sim.tcp_url}: nc {sim.tcp_host} {sim.tcp_port}", flush=True)
     _stop_on_sigterm()
     try:
         while sim.running:
             time.sleep(0.5)
+            if tick is not None:
+                tick()
     except KeyboardInterrupt:
         pass
     finally:
         sim.stop()
     return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from amikit.sim import Simulator
+
+    if args.traffic:  # a bad --traffic is refused before the simulator says it is there
+        _traffic_settings(args)
+    elif args.minutes is not None or args.patience is not None:
+        print("amikit sim: --minutes and --patience go with --traffic; ignored", file=sys.stderr)
+    _sim_logging()
+    sim = Simulator(args.host, args.port, config=args.config, speed=args.speed, seed=args.seed,
+                    **_tcp_options(args),
+                    spool=args.spool, allow_remote=args.allow_remote,
+                    pbx_timestamps=args.pbx_timestamps).start()
+    _announce(sim, "a simulated Asterisk 23")
+    if args.traffic:
+        try:
+            _traffic(sim, args)
+        except AMIError:
+            sim.stop()
+            raise
+    return _serve(sim)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from amikit.sim import Simulator
+
+    if (args.file is None) == (args.sample is None):
+        raise AMIError("amikit replay takes a FILE or --sample NAME (one of them)")
+    source = sample_recording(args.sample) if args.sample else args.file
+    speed = _replay_speed(args.speed)
+    _sim_logging()
+    sim = Simulator(args.host, args.port, config=args.config, allow_remote=args.allow_remote,
+                    **_tcp_options(args), replay=source, speed=speed, replay_from=args.start,
+                    replay_to=args.end, loop=args.loop, timestamps=args.timestamps).start()
+    replay = sim.replay
+    assert replay is not None
+    name = f"sample {args.sample!r}" if args.sample else args.file
+    _announce(sim, f"replaying {name}")
+    end = replay.end.isoformat(sep=" ", timespec="seconds") if replay.end else "its end"
+    print(f"  from {replay.start.isoformat(sep=' ', timespec='seconds')} to {end} (UTC) at "
+          f"{'unlimited speed' if speed == float('inf') else f'{speed:g}x'}"
+          f"{', looping' if args.loop else ''}; playback starts at the first login", flush=True)
+    said = False
+
+    def tick() -> None:
+        nonlocal said
+        if replay.finished and not said:
+            said = True
+            trouble = f" (stopped: {replay.error})" if replay.error else ""
+            print(f"  replay finished: {replay.published} events{trouble}; still serving the "
+                  "final state until Ctrl-C", flush=True)
+
+    return _serve(sim, tick)
+
+
+def _replay_speed(text: str) -> float:
+    """``--speed``: a number above 0, or ``max`` / ``inf`` for no waiting."""
+    if text.strip().lower() in ("max", "inf", "unlimited"):
+        return float("inf")
+    try:
+        speed = float(text)
+    except ValueError:
+        raise AMIError(f"--speed is a number above 0 or max, not {text!r}") from None
+    if not speed > 0:
+        raise AMIError(f"--speed is a number above 0 or max, not {text!r}")
+    return speed
 
 
 DEFAULT_PATIENCE = 60.0  # seconds, --patience's default
@@ -359,21 +425,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd.set_defaults(run=run)
 
     sim = sub.add_parser("sim", help="serve a simulated Asterisk (HTTP and TCP AMI) until Ctrl-C")
-    sim.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    sim.add_argument("--port", type=int, default=None, help="port (default 8088; 0 = any free)")
-    sim.add_argument("--config", help="directory with manager.conf, http.conf, extensions.conf, "
-                     "pjsip.conf, sim.conf (each optional)")
     sim.add_argument("--speed", type=float, default=1.0,
                      help="run the PBX's own durations X times faster (default 1)")
     sim.add_argument("--seed", type=int, help="make ids and timings reproducible")
     sim.add_argument("--spool", help="spool directory like /var/spool/asterisk (call files)")
-    sim.add_argument("--allow-remote", action="store_true",
-                     help="allow binding an address other than loopback")
-    tcp = sim.add_mutually_exclusive_group()
-    tcp.add_argument("--tcp-port", type=int, default=None, metavar="N",
-                     help="serve AMI over TCP on port N (0 = any free; default: manager.conf's "
-                          "port, 5038, when it is free, else HTTP only)")
-    tcp.add_argument("--no-tcp", action="store_true", help="serve HTTP AMI only")
+    _server_options(sim)
     sim.add_argument("--traffic", metavar="QUEUE:N/min",
                      help="callers arriving at random (Poisson) at the queue's extension, N a "
                      "minute (or QUEUE:N/h), e.g. support:6/min")
@@ -390,6 +446,27 @@ def _parser() -> argparse.ArgumentParser:
                      "hour played at --speed 60 spans an hour")
     sim.set_defaults(run=_sim)
 
+    replay = sub.add_parser("replay", help="serve a recording's events as live AMI traffic "
+                            "(HTTP and TCP) until Ctrl-C",
+                            description="Replay a recording through the simulator's AMI: every "
+                            "client that logs in receives its events as if they happened now.")
+    replay.add_argument("file", nargs="?", help="a recording: rawman or mxml stream, amikit JSON "
+                        "Lines, a TCP session (*.s2c.bin); gzip-compressed or not")
+    replay.add_argument("--sample", choices=sorted(SAMPLES), help="replay a recording shipped "
+                        "with amikit instead of FILE (busy: five minutes of a busy PBX)")
+    replay.add_argument("--speed", default="1", metavar="X",
+                        help="X times faster than recorded (default 1; max = no waiting)")
+    replay.add_argument("--from", dest="start", metavar="T", help="start at T: seconds from "
+                        "the recording's start, HH:MM:SS (UTC) or an ISO date and time")
+    replay.add_argument("--to", dest="end", metavar="T", help="stop at T (as --from)")
+    replay.add_argument("--loop", action="store_true", help="start again when it ends")
+    replay.add_argument("--timestamps", choices=["shifted", "original", "wall"], default="shifted",
+                        help="events' Timestamp: moved to the moment playback began, gaps as "
+                        "recorded (shifted, the default); as recorded (original); or the moment "
+                        "each is sent (wall)")
+    _server_options(replay)
+    replay.set_defaults(run=_replay)
+
     lab = sub.add_parser("lab", help="start the simulator and JupyterLab on the notebooks")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default 8888)")
@@ -404,6 +481,21 @@ def _parser() -> argparse.ArgumentParser:
 
 _URL_HELP = ("the server's HTTP base URL, e.g. http://127.0.0.1:8088, or AMI's TCP port, "
              "e.g. tcp://127.0.0.1:5038")
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    """Where a serving command listens, and under which configuration."""
+    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 8088; 0 = any free)")
+    tcp = parser.add_mutually_exclusive_group()
+    tcp.add_argument("--tcp-port", type=int, default=None, metavar="N",
+                     help="serve AMI over TCP on port N (0 = any free; default: manager.conf's "
+                          "port, 5038, when it is free, else HTTP only)")
+    tcp.add_argument("--no-tcp", action="store_true", help="serve HTTP AMI only")
+    parser.add_argument("--config", help="directory with manager.conf, http.conf, extensions.conf, "
+                        "pjsip.conf, sim.conf (each optional)")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow binding an address other than loopback")
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:

@@ -39,6 +39,7 @@ import datetime as dt
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -56,7 +57,9 @@ log = logging.getLogger("amikit.sim")
 
 Timestamps = Literal["shifted", "original", "wall"]
 TimeLike = float | int | str | dt.datetime
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 CHECKPOINT_EVERY = 50_000  # events between kept states, for backward seeks
+SEEK_WAIT = 60.0  # seconds seek() waits for the state to reach its target
 YIELD_EVERY = 200  # events published at unlimited speed before the loop serves the fronts
 
 
@@ -86,7 +89,7 @@ def recording_time(value: TimeLike, first: float) -> float:
         except ValueError:
             pass
         try:
-            if len(text) <= 8 and ":" in text:
+            if _TIME_OF_DAY.match(text):
                 day = dt.datetime.fromtimestamp(first, dt.UTC).date()
                 value = dt.datetime.combine(day, dt.time.fromisoformat(text))
             else:
@@ -151,6 +154,8 @@ class Replay:
         self._paused = False
         self._playing = False
         self._finished = threading.Event()
+        self._settled = threading.Event()  # no seek under way
+        self._settled.set()
         self._position: float | None = None  # recording time reached (last event taken)
         self._seek_to: float | None = None
         self._offset = 0.0  # shifted Timestamp = recorded + offset
@@ -245,13 +250,20 @@ class Replay:
 
     def seek(self, when: TimeLike) -> None:
         """Jump to a time of the recording (see :func:`recording_time`): the state becomes
-        the PBX's at that time and playback goes on from there; the events skipped over are
-        not published (those before it, after a backward seek, are published again)."""
+        the PBX's at that time and playback goes on from there (paused, if it was); the
+        events skipped over are not published (those after the target, after a backward
+        seek, are published again). Once playing, it returns when the state has reached the
+        target, so the next read-only action describes that moment; a finished replay plays
+        on from the target."""
         target = recording_time(when, self.recording.first_time or 0.0)
         end = self.end_time if self.end_time is not None else self.recording.last_time
         if target < self.start_time or (end is not None and target > end):
             raise ReplayError(f"{_utc(target)} is outside the replay ({self.start} to {self.end})")
+        self._settled.clear()
         self._control(lambda: self._seek(target))
+        if self._playing and not self._on_loop():
+            # the state is the PBX's at the target once this returns (a read from disk)
+            self._settled.wait(SEEK_WAIT)
 
     # -- on the loop -------------------------------------------------------------------------
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -271,36 +283,41 @@ class Replay:
         return self.state
 
     def on_login(self) -> None:
-        """A session started receiving events: the first one starts playback."""
+        """A session started receiving events: the first one starts playback (still held if
+        :meth:`pause` came first)."""
         if not self._playing:
-            self._begin_or_resume()
+            self._start()
+
+    def _start(self) -> None:
+        self._playing = True
+        self._go.set()
+        if not self._paused and self._since is None:
+            self._since = time.monotonic()
+        self._anchor = None
+        self._wake()
 
     def _control(self, action: Callable[[], None]) -> None:
         loop = self._aloop
         if loop is None:
             raise AMIError("start the simulator before controlling its replay")
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if self._on_loop():
             action()
         else:
             loop.call_soon_threadsafe(action)
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._aloop
+        except RuntimeError:
+            return False
 
     def _wake(self) -> None:
         assert self._changed is not None
         self._changed.set()
 
     def _begin_or_resume(self) -> None:
-        if not self._playing:
-            self._playing = True
-            self._go.set()
-        if self._paused or self._since is None:
-            self._paused = False
-            self._since = time.monotonic()
-            self._anchor = None
-        self._wake()
+        self._paused = False
+        self._start()
 
     def _pause(self) -> None:
         if not self._paused and self._since is not None:
@@ -319,29 +336,37 @@ class Replay:
         self._wake()
 
     async def _run(self) -> None:
-        try:
-            await self._go.wait()
-            self._offset = time.time() - self.start_time
-            while True:
-                await self._play_through(self.start_time)
-                if not self.loop:
-                    break
-                span = (self._position or self.start_time) - self.start_time
-                self.loops += 1
-                self._offset += span + 1.0  # the next loop's clock goes on, a second later
-                self.state = ReplayState()
-                self._checkpoints.clear()
-                self._position = None
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bad recording ends the replay, said once
-            self.error = exc
-            log.error("the replay of %s stopped: %s", self.recording.name, exc)
-        finally:
+        await self._go.wait()
+        self._offset = time.time() - self.start_time
+        skip_to = self.start_time
+        while True:
+            try:
+                await self._play_through(skip_to)
+                while self.loop:
+                    span = (self._position or self.start_time) - self.start_time
+                    self.loops += 1
+                    self._offset += span + 1.0  # the next loop's clock goes on, a second later
+                    await self._play_through(self.start_time)
+            except Exception as exc:  # a recording that goes bad mid-way ends the replay, said once
+                self.error = exc
+                log.error("the replay of %s stopped: %s", self.recording.name, exc)
             if self._since is not None:
                 self._played_wall += time.monotonic() - self._since
                 self._since = None
-        self._finished.set()
+            self._finished.set()
+            self._settled.set()
+            skip_to = await self._next_seek()  # a seek after the end plays on from there
+            self._finished.clear()
+            if not self._paused:
+                self._since = time.monotonic()
+
+    async def _next_seek(self) -> float:
+        assert self._changed is not None
+        while self._seek_to is None:
+            self._changed.clear()
+            await self._changed.wait()
+        target, self._seek_to = self._seek_to, None
+        return target
 
     async def _play_through(self, skip_to: float) -> None:
         """Read the recording from its start (or a checkpoint); publish from ``skip_to`` on,
@@ -398,6 +423,8 @@ class Replay:
         """Wait until the event at recording time ``at`` is due (paused time not counted);
         a seek cuts the wait short and its target is returned."""
         assert self._changed is not None
+        if self._seek_to is None:
+            self._settled.set()  # the event due next is the target's: a seek is done
         while True:
             if self._seek_to is not None:
                 return self._seek_to

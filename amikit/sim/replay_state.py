@@ -4,7 +4,8 @@ derived from the events alone (no I/O, no clock).
 Replay answers the read-only actions from it. Only what the events say is known: a
 channel's snapshot (the ``Channel`` … ``Linkedid`` headers every channel event carries),
 when it appeared, the application it runs (``Newexten``), its bridge (``BridgeEnter`` /
-``BridgeLeave``) and its variables (``VarSet``); a bridge's own ``Bridge…`` headers; a
+``BridgeLeave``) and its variables (``VarSet``) — CEL and Cdr events, in their own layout,
+are not snapshots; a bridge's own ``Bridge…`` headers; a
 queue's members (``QueueMember…`` events) and waiting callers (``QueueCallerJoin`` /
 ``QueueCallerLeave``). A channel is alive from its first event to its ``Hangup``, as
 :func:`amikit.tables.channels` counts it (``created``, else ``first_seen``, to ``hungup``).
@@ -12,10 +13,12 @@ queue's members (``QueueMember…`` events) and waiting callers (``QueueCallerJo
     >>> from amikit.message import Message
     >>> state = ReplayState()
     >>> state.apply(Message([("Event", "Newchannel"), ("Channel", "PJSIP/A-1"),
-    ...                      ("Uniqueid", "1.1"), ("Linkedid", "1.1")]), 10.0)
+    ...                      ("ChannelStateDesc", "Down"), ("Uniqueid", "1.1"),
+    ...                      ("Linkedid", "1.1")]), 10.0)
     >>> [c.name for c in state.channels.values()], state.call_counts()
     (['PJSIP/A-1'], (1, 1))
-    >>> state.apply(Message([("Event", "Hangup"), ("Channel", "PJSIP/A-1"), ("Uniqueid", "1.1")]), 12.0)
+    >>> state.apply(Message([("Event", "Hangup"), ("Channel", "PJSIP/A-1"),
+    ...                      ("ChannelStateDesc", "Up"), ("Uniqueid", "1.1")]), 12.0)
     >>> len(state.channels), state.now
     (0, 12.0)
 """
@@ -113,7 +116,9 @@ class ReplayState:
             self.now = at
         name = (event.name or "").lower()
         uniqueid = event.get("Uniqueid")
-        if uniqueid is not None and uniqueid not in _NO_ID and "Channel" in event:
+        # a channel snapshot (ChannelStateDesc is in every one): CEL and Cdr events name the
+        # channel too, in their own layout, and come after its Hangup
+        if uniqueid is not None and uniqueid not in _NO_ID and "ChannelStateDesc" in event:
             self._channel(name, uniqueid, event, at)
         if "BridgeUniqueid" in event:
             self._bridge(name, event, uniqueid)

@@ -238,8 +238,12 @@ class _Connection:
                 if not got.done():
                     got.cancel()
             if got.done() and not got.cancelled():
+                await self._push_events()  # queued before the action: written before its reply
                 return got.result()
             await self._push_events()
+        # do_message runs process_events before every get_input: events queued before an
+        # action is taken are written before its reply, even one that was read ahead
+        await self._push_events()
         return self.inbox.get_nowait()
 
     async def _answer(self, action: Action) -> bool:

@@ -200,7 +200,8 @@ class Message(Mapping[str, str]):
         index = self._index
         if index is None:
             # reversed: for a repeated name the first value is written last and so wins
-            index = self._index = {n.lower(): v for n, v in reversed(self.headers)}
+            # (over a plain tuple: reversed() of Headers would call its __getitem__ per pair)
+            index = self._index = {n.lower(): v for n, v in reversed(tuple(self.headers))}
         return index
 
     def __getitem__(self, name: str) -> str:

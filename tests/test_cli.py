@@ -283,3 +283,48 @@ def test_sim_help_says_what_minutes_0_means(capsys):
     with pytest.raises(SystemExit):
         main(["sim", "--help"])
     assert "0: until Ctrl-C" in " ".join(capsys.readouterr().out.split())
+
+
+def test_replay_serves_a_recording_and_says_when_it_is_done(tmp_path):
+    """``amikit replay FILE --speed X --port N``: a client receives the file's events and
+    the command says what it plays and when it has finished."""
+    import subprocess
+    import sys
+
+    from amikit import AMIClient, EventLog, parse_recording
+
+    path = EventLog(parse_recording(amikit.sample_recording())).to_jsonl(tmp_path / "o.jsonl")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "amikit.cli", "replay", str(path), "--speed", "max", "--port", "0",
+         "--no-tcp", "--timestamps", "original"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().split(" at ")[-1].strip()
+        lines = [proc.stdout.readline() for _ in range(3)]  # login, AMIKIT_URL, what plays
+        assert lines[1].strip() == f"export AMIKIT_URL={url}"
+        assert "at unlimited speed; playback starts at the first login" in lines[2]
+        with AMIClient(url, "hello", "world") as ami:
+            seen: list = []
+            while len(seen) < 611:
+                batch = ami.wait_event(5)
+                assert batch, f"the replay stopped after {len(seen)} events"
+                seen += batch
+        assert len(seen) == 611  # the client's own SuccessfulAuth, then the file's 610
+        assert "replay finished: 610 events" in proc.stdout.readline()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["replay"], "a FILE or --sample NAME"),
+    (["replay", "x.rawman", "--sample", "busy"], "a FILE or --sample NAME"),
+    (["replay", "--sample", "busy", "--speed", "0"], "above 0 or max"),
+    (["replay", "--sample", "busy", "--speed", "fast"], "above 0 or max"),
+    (["replay", "/nonexistent/x.rawman"], "no recording at"),
+    (["replay", "--sample", "busy", "--from", "later"], "not a time in the recording"),
+])
+def test_replay_refuses_what_it_cannot_play(args, message, capsys):
+    assert main([*args, "--port", "0", "--no-tcp"]) == 2
+    assert message in capsys.readouterr().err

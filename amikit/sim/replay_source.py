@@ -28,8 +28,7 @@ import os
 import pathlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from amikit.errors import AMIError, ProtocolError
 from amikit.jsonl import record_message
@@ -54,8 +53,7 @@ class RecordingError(AMIError, ValueError):
     """A recording that cannot be replayed: missing, unreadable, or with no events."""
 
 
-@dataclass(frozen=True)
-class Recorded:
+class Recorded(NamedTuple):
     """One recorded event and when it happened (epoch seconds: its ``Timestamp``, else the
     time amikit received it, else the time of the event before it; None before any)."""
 
@@ -63,8 +61,7 @@ class Recorded:
     at: float | None
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """Events read together, and the file offset from which the events after them are read."""
 
     events: list[Recorded]

@@ -313,7 +313,7 @@ def test_replay_serves_a_recording_and_says_when_it_is_done(tmp_path):
         assert "replay finished: 610 events" in proc.stdout.readline()
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
 
 

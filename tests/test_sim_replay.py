@@ -453,3 +453,21 @@ def test_actions_that_would_change_the_recording_are_refused():
         with pytest.raises(ActionFailed, match="do not answer ShowDialPlan"):
             ami.action("ShowDialPlan")
         assert ami.ping()["Ping"] == "Pong"  # the manager's own actions answer as ever
+
+
+def test_held_before_the_start_and_played_again_after_a_restart():
+    data = amikit.sample_recording()
+    expected = recorded_events(data)
+    sim = Simulator(port=0, replay=data, speed=float("inf"))
+    assert "replaying <bytes>" in repr(sim) and "waiting for a login" in repr(sim.replay)
+    sim.replay.pause()  # settings wait for the start
+    with pytest.raises(AMIError, match="start the simulator before playing"):
+        sim.replay.play()
+    with sim, AMIClient(sim.url, "hello", "world") as ami:
+        own = ami.wait_event(0.3)
+        assert [m.name for m in own] == ["SuccessfulAuth"] and sim.replay.published == 0
+        sim.replay.resume()
+        assert_same_events(replayed(ami, sim.replay), expected)
+    with sim, AMIClient(sim.url, "hello", "world") as ami:  # started again: from the start
+        assert not sim.replay.finished
+        assert_same_events(split_own_login(replayed(ami, sim.replay)), expected)

@@ -31,7 +31,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from amikit.errors import AMIError
 from amikit.sim.config import ConfigError, SimConfig, load_config
@@ -43,7 +43,6 @@ from amikit.sim.pbx import PBX
 from amikit.sim.pbx_actions import PBXActions
 from amikit.sim.replay import Replay, ReplayError, TimeLike, Timestamps
 from amikit.sim.replay_actions import ReplayActions
-from amikit.sim.replay_source import Recording
 from amikit.sim.tcpfront import TCPFront
 
 if TYPE_CHECKING:
@@ -162,14 +161,13 @@ class Simulator:
         self.pbx: PBX | None = None
         self.bus: EventBus | None = None
         self.replay: Replay | None = None
-        self._replay_args: dict[str, Any] | None = None
         if replay is not None:
             if spool is not None:
                 raise ReplayError("a replaying simulator runs no call files: give spool or replay")
-            # read the head and tail now, so a bad file fails here, not in the server's thread
-            self._replay_args = dict(source=Recording(replay), speed=speed, start=replay_from,
-                                     end=replay_to, loop=loop, timestamps=timestamps)
-            Replay(bus=EventBus(), **self._replay_args)  # settings checked before starting
+            # the file's head and tail are read now: a bad file or setting fails here, not in
+            # the server's thread, and sim.replay is there to hold before the server starts
+            self.replay = Replay(replay, speed=speed, start=replay_from, end=replay_to,
+                                 loop=loop, timestamps=timestamps)
 
     @property
     def url(self) -> str:
@@ -203,19 +201,18 @@ class Simulator:
         return self.manager.dropped_events if self.manager is not None else 0
 
     def __repr__(self) -> str:
-        kind = f" replaying {self._replay_args['source'].name}" if self._replay_args else ""
+        kind = f" replaying {self.replay.recording.name}" if self.replay is not None else ""
         return f"<Simulator{kind} {self.url} {'running' if self.running else 'stopped'}>"
 
     # -- life cycle --------------------------------------------------------------------
     async def _build(self) -> None:
         rng = random.Random(self.seed)
         self.bus = EventBus(timestamps=self.config.timestampevents, clock=self._clock())
-        if self._replay_args is not None:
-            self.replay = Replay(bus=self.bus, **self._replay_args)
+        if self.replay is not None:
             self.manager = Manager(self.config, self.bus, rng,
                                    backend=ReplayActions(self.replay.current_state))
             self.manager.on_subscribe.append(self.replay.on_login)
-            self.replay.attach(asyncio.get_running_loop())
+            self.replay.attach(asyncio.get_running_loop(), self.bus)
         else:
             self.pbx = PBX(self.config, self.bus, dialplan=self.dialplan, speed=self.speed,
                            seed=self.seed)

@@ -129,7 +129,8 @@ class Replay:
         loops: how many times playback started again from the beginning (``loop=True``).
     """
 
-    def __init__(self, source: str | os.PathLike[str] | bytes | Recording, bus: EventBus, *,
+    def __init__(self, source: str | os.PathLike[str] | bytes | Recording,
+                 bus: EventBus | None = None, *,
                  speed: float = 1.0, start: TimeLike | None = None, end: TimeLike | None = None,
                  loop: bool = False, timestamps: Timestamps = "shifted") -> None:
         self.recording = source if isinstance(source, Recording) else Recording(source)
@@ -147,14 +148,23 @@ class Replay:
         self.bus = bus
         self.loop = loop
         self.timestamps: Timestamps = timestamps
+        self._speed = _check_speed(speed)
+        self._paused = False
+        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._changed: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._finished = threading.Event()
+        self._settled = threading.Event()  # no seek under way
+        self._reset()
+
+    def _reset(self) -> None:
+        """Back to before the first event (a simulator started again replays from the start)."""
         self.state = ReplayState()
         self.published = 0
         self.loops = 0
-        self._speed = _check_speed(speed)
-        self._paused = False
+        self.error: BaseException | None = None
         self._playing = False
-        self._finished = threading.Event()
-        self._settled = threading.Event()  # no seek under way
+        self._finished.clear()
         self._settled.set()
         self._position: float | None = None  # recording time reached (last event taken)
         self._seek_to: float | None = None
@@ -163,10 +173,6 @@ class Replay:
         self._played_wall = 0.0  # seconds spent playing (not paused), for the rate
         self._since: float | None = None
         self._checkpoints: list[tuple[float, int, ReplayState]] = []
-        self._aloop: asyncio.AbstractEventLoop | None = None
-        self._changed: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.error: BaseException | None = None
 
     def __repr__(self) -> str:
         where = self.position.isoformat(timespec="seconds") if self.position else "the start"
@@ -239,14 +245,15 @@ class Replay:
     # -- control ---------------------------------------------------------------------------
     def play(self) -> None:
         """Start now, without waiting for a login; or resume after :meth:`pause`."""
-        self._control(self._begin_or_resume)
+        self._control(self._begin_or_resume, needs_loop=True)
 
     def pause(self) -> None:
         """Hold the next event until :meth:`resume` (or :meth:`play`)."""
         self._control(self._pause)
 
     def resume(self) -> None:
-        self._control(self._begin_or_resume)
+        """Go on after :meth:`pause` (and start, if no one has logged in yet)."""
+        self._control(self._begin_or_resume, needs_loop=True)
 
     def seek(self, when: TimeLike) -> None:
         """Jump to a time of the recording (see :func:`recording_time`): the state becomes
@@ -266,8 +273,12 @@ class Replay:
             self._settled.wait(SEEK_WAIT)
 
     # -- on the loop -------------------------------------------------------------------------
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the playback task on the simulator's loop (from within it)."""
+    def attach(self, loop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
+        """Start the playback task on the simulator's loop (from within it), publishing to
+        ``bus``; a replay attached again starts from the beginning."""
+        if self._task is not None:
+            self._reset()
+        self.bus = bus
         self._aloop = loop
         self._changed = asyncio.Event()
         self._go = asyncio.Event()
@@ -296,10 +307,14 @@ class Replay:
         self._anchor = None
         self._wake()
 
-    def _control(self, action: Callable[[], None]) -> None:
+    def _control(self, action: Callable[[], None], *, needs_loop: bool = False) -> None:
         loop = self._aloop
-        if loop is None:
-            raise AMIError("start the simulator before controlling its replay")
+        if loop is None or loop.is_closed():
+            if needs_loop:
+                raise AMIError("start the simulator before playing its replay (sim.start(), "
+                               "or with); pause, seek and speed may be set before")
+            action()  # nothing runs yet: the setting waits for the start
+            return
         if self._on_loop():
             action()
         else:
@@ -312,8 +327,8 @@ class Replay:
             return False
 
     def _wake(self) -> None:
-        assert self._changed is not None
-        self._changed.set()
+        if self._changed is not None:
+            self._changed.set()
 
     def _begin_or_resume(self) -> None:
         self._paused = False
@@ -461,6 +476,7 @@ class Replay:
                     moved = time.time() if self.timestamps == "wall" or at is None else at + self._offset
                     headers[i] = (name, f"{moved:.6f}")
                     break
+        assert self.bus is not None
         self.bus.deliver(Event(message.name or "", parse_privilege(message.get("Privilege")), headers))
         self.published += 1
 

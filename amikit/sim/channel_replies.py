@@ -18,7 +18,8 @@ __all__ = ["bridge_list_item", "core_show_channel_item", "status_item"]
 
 
 def status_item(state: Pairs, *, connected: tuple[str, str], bridge_id: str, application: str,
-                data: str, seconds: int, variables: Pairs, action_id: str) -> Pairs:
+                data: str, seconds: int, variables: list[tuple[str, str | None]],
+                action_id: str) -> Pairs:
     """A ``Status`` event for one channel: its snapshot, then ``action_status``'s lines;
     ``variables`` as ``(name, value)``, a value of None written ``(null)``."""
     tech = next((v for n, v in state if n == "Channel"), "").partition("/")[0]

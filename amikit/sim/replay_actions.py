@@ -23,7 +23,7 @@ from amikit.sim.replay_state import ReplayState, SeenChannel
 from amikit.sim.replies import Pairs, error, header, list_reply, response
 
 if TYPE_CHECKING:
-    from amikit.sim.manager import Handler, Request, Session
+    from amikit.sim.manager import Handler, Output, Request, Session
 
 __all__ = ["REFUSED", "UNKNOWABLE", "ReplayActions", "refusal"]
 
@@ -78,11 +78,11 @@ class ReplayActions:
 
     @staticmethod
     def _answer(text: str) -> Handler:
-        async def answer(session: Session, request: Request, msg: Pairs) -> list[Pairs]:
+        async def answer(session: Session, request: Request, msg: Pairs) -> Output:
             return [error(header(msg, "ActionID"), text)]
         return answer
 
-    async def status(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
+    async def status(self, session: Session, request: Request, msg: Pairs) -> Output:
         action_id = header(msg, "ActionID")
         name = header(msg, "Channel")
         chans = list(self.state.channels.values())
@@ -101,26 +101,26 @@ class ReplayActions:
                 bridge_id=chan.bridge, application=chan.application, data=chan.data,
                 seconds=self.state.seconds(chan),
                 variables=[(var, chan.variables.get(var)) for var in names], action_id=action_id))
-        return list_reply(action_id, "Channel status will follow", items, "StatusComplete",
-                          [("Items", str(len(items)))])
+        return [*list_reply(action_id, "Channel status will follow", items, "StatusComplete",
+                          [("Items", str(len(items)))])]
 
-    async def coreshowchannels(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
+    async def coreshowchannels(self, session: Session, request: Request, msg: Pairs) -> Output:
         action_id = header(msg, "ActionID")
         items = [core_show_channel_item(chan.snapshot, application=chan.application, data=chan.data,
                                         seconds=self.state.seconds(chan), bridge_id=chan.bridge,
                                         action_id=action_id)
                  for chan in self.state.channels.values()]
-        return list_reply(action_id, "Channels will follow", items, "CoreShowChannelsComplete")
+        return [*list_reply(action_id, "Channels will follow", items, "CoreShowChannelsComplete")]
 
-    async def bridgelist(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
+    async def bridgelist(self, session: Session, request: Request, msg: Pairs) -> Output:
         action_id = header(msg, "ActionID")
         kind = header(msg, "BridgeType")
         items = [bridge_list_item(bridge.headers, action_id)
                  for bridge in self.state.bridges.values()
                  if not kind or dict(bridge.headers).get("BridgeType") == kind]
-        return list_reply(action_id, "Bridge listing will follow", items, "BridgeListComplete")
+        return [*list_reply(action_id, "Bridge listing will follow", items, "BridgeListComplete")]
 
-    async def queuestatus(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
+    async def queuestatus(self, session: Session, request: Request, msg: Pairs) -> Output:
         action_id = header(msg, "ActionID")
         wanted, member_filter = header(msg, "Queue").lower(), header(msg, "Member")
         tail = [("ActionID", action_id)] if action_id else []
@@ -145,7 +145,7 @@ class ReplayActions:
                                   "Paused", "PausedReason", "Wrapuptime")], *tail])
             for position, (chan, joined) in enumerate(waiting, 1):
                 items.append(self._entry(name, position, chan, joined, tail))
-        return list_reply(action_id, "Queue status will follow", items, "QueueStatusComplete")
+        return [*list_reply(action_id, "Queue status will follow", items, "QueueStatusComplete")]
 
     def _entry(self, queue: str, position: int, chan: SeenChannel, joined: float | None,
                tail: Pairs) -> Pairs:
@@ -157,7 +157,7 @@ class ReplayActions:
                     "CallerIDNum", "CallerIDName", "ConnectedLineNum", "ConnectedLineName")],
                 ("Wait", str(wait)), ("Priority", "0"), *tail]
 
-    async def getvar(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
+    async def getvar(self, session: Session, request: Request, msg: Pairs) -> Output:
         action_id = header(msg, "ActionID")
         variable = header(msg, "Variable")
         if not variable:

@@ -471,3 +471,26 @@ def test_held_before_the_start_and_played_again_after_a_restart():
     with sim, AMIClient(sim.url, "hello", "world") as ami:  # started again: from the start
         assert not sim.replay.finished
         assert_same_events(split_own_login(replayed(ami, sim.replay)), expected)
+
+
+def test_a_slow_reader_holds_the_replay_back_instead_of_losing_events(monkeypatch):
+    """At unlimited speed the busy capture's 7,542 events would overrun a queue of 1,000
+    while the client sleeps; the replay waits for it instead, and nothing is dropped."""
+    from amikit.sim import events, replay
+
+    monkeypatch.setattr(replay, "READER_LAG", 500)
+    original = events.EventQueue.__init__
+
+    def small(self, limit, wake, owner="a session"):
+        original(self, 1000, wake, owner)
+
+    monkeypatch.setattr(events.EventQueue, "__init__", small)
+    data = capture_bytes(BUSY)
+    with Simulator(port=0, replay=data, speed=float("inf")) as sim, \
+            AMIClient(sim.url, "hello", "world") as ami:
+        seen = ami.wait_event(0.2)
+        time.sleep(1.0)  # a reader busy elsewhere
+        assert not sim.replay.finished and sim.replay.published < 7542
+        seen += replayed(ami, sim.replay)
+        assert sim.dropped_events == 0
+    assert_same_events(split_own_login(seen), recorded_events(data))

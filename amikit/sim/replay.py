@@ -26,6 +26,10 @@ The read-only actions describe the PBX at the replay position
     True
     610
 
+No session loses an event to the speed: while one holds half its queue
+(:data:`~amikit.sim.manager.QUEUE_LIMIT`) unread, publishing waits for it, so "unlimited"
+speed means as fast as the slowest reader takes them.
+
 The recording streams from disk (:mod:`amikit.sim.replay_source`): memory holds one chunk of
 the file and the PBX state, whatever the file's size. A backward seek reads again from the
 nearest checkpoint (the state kept every 50,000 events) or from the start.
@@ -47,6 +51,7 @@ from typing import Literal
 
 from amikit.errors import AMIError
 from amikit.sim.events import Event, EventBus
+from amikit.sim.manager import QUEUE_LIMIT
 from amikit.sim.perms import parse_privilege
 from amikit.sim.replay_source import Recorded, Recording
 from amikit.sim.replay_state import ReplayState
@@ -61,6 +66,8 @@ _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 CHECKPOINT_EVERY = 50_000  # events between kept states, for backward seeks
 SEEK_WAIT = 60.0  # seconds seek() waits for the state to reach its target
 YIELD_EVERY = 200  # events published at unlimited speed before the loop serves the fronts
+READER_LAG = QUEUE_LIMIT // 2  # unread events in a session's queue that pause publishing
+SLOW_READER_WAIT = 0.02  # seconds between looks at a lagging reader
 
 
 class ReplayError(AMIError, ValueError):
@@ -447,6 +454,10 @@ class Replay:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
+            if self._readers_behind():
+                await asyncio.sleep(SLOW_READER_WAIT)
+                self._anchor = None  # the time waited is not made up by rushing after
+                continue
             if math.isinf(self._speed) or at is None:
                 if self.published % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -463,6 +474,14 @@ class Replay:
                 await asyncio.wait_for(self._changed.wait(), timeout=delay)
             except TimeoutError:
                 return None
+
+    def _readers_behind(self) -> bool:
+        """A session holds half its queue unread: wait for it rather than make it drop
+        events (a replay never loses one for a slow reader). A session that stops polling
+        altogether expires (httptimeout) and no longer holds the replay back."""
+        if self.published % 64 or self.bus is None:
+            return False
+        return any(len(queue.events) >= READER_LAG for queue in self.bus.queues)
 
     def _publish(self, recorded: Recorded) -> None:
         message, at = recorded.event, recorded.at

@@ -13,6 +13,10 @@ the recording's span, so the file is one long afternoon. Then, for each transpor
 * ``throughput``: events published per second at unlimited speed while one client reads
   them all, and the events that client received per second (they must be equal in number);
 * ``memory``: the process's peak resident size after the whole file, beside the file's size.
+
+``--transports none`` measures the replay alone: ``play()`` with no session, so the events
+are read, taken into the state and published to nobody (the client above runs in the same
+process and shares its interpreter lock, so it roughly halves what the replay can do).
 """
 
 from __future__ import annotations
@@ -51,7 +55,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def alone(path: pathlib.Path, total: int) -> None:
+    started = time.perf_counter()
+    with Simulator(port=0, replay=path, speed=float("inf")) as sim:
+        sim.replay.play()
+        sim.replay.wait()
+        seconds = time.perf_counter() - started
+        print(f"none  throughput at unlimited speed, no reader: {sim.replay.published:,} events in "
+              f"{seconds:.1f} s = {sim.replay.published / seconds:,.0f} events/s; peak RSS "
+              f"{peak_rss_mb():,.0f} MB for a {path.stat().st_size / 2**20:,.0f} MB file", flush=True)
+
+
 def run(path: pathlib.Path, total: int, transport: str) -> None:
+    if transport == "none":
+        alone(path, total)
+        return
     started = time.perf_counter()
     sim = Simulator(port=0, tcp_port=0 if transport == "tcp" else None, replay=path,
                     speed=float("inf")).start()
@@ -94,7 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--file", type=pathlib.Path, default=pathlib.Path("/tmp/amikit-1M.rawman"))
-    parser.add_argument("--transports", nargs="+", choices=["http", "tcp"], default=["http", "tcp"])
+    parser.add_argument("--transports", nargs="+", choices=["none", "http", "tcp"],
+                        default=["none", "http", "tcp"])
     parser.add_argument("--keep", action="store_true", help="keep the built file for the next run")
     args = parser.parse_args()
     if not args.file.exists():

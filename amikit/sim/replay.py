@@ -445,7 +445,7 @@ class Replay:
         """Wait until the event at recording time ``at`` is due (paused time not counted);
         a seek cuts the wait short and its target is returned."""
         assert self._changed is not None
-        if self._seek_to is None:
+        if self._seek_to is None and not self._settled.is_set():
             self._settled.set()  # the event due next is the target's: a seek is done
         while True:
             if self._seek_to is not None:

@@ -156,6 +156,9 @@ def test_notebook_runs_as_shipped(path, tmp_path, monkeypatch):
     if path.stem.startswith("01"):  # the book's first page, over the simulator's TCP port
         assert "b'Asterisk Call Manager/12.0.0\\r\\n'" in joined and "skipped" not in joined
         assert joined.count("Thanks for all the fish.") >= 3  # raw Logoff twice, HTTP once
+    if path.stem.startswith("08"):  # what was watched is the file; the replay refuses changes
+        assert "calls, identical to the file's" in joined and "events, identical" in joined
+        assert "Originate cannot change it" in joined
 
 
 def answered(notebook) -> None:
@@ -234,7 +237,7 @@ def test_notebooks_readme_lists_every_notebook():
     readme = (ROOT / "notebooks" / "README.md").read_text()
     for path in NOTEBOOKS:
         assert path.name in readme
-    assert len(NOTEBOOKS) == 7
+    assert len(NOTEBOOKS) == 8
 
 
 def test_notebook_01_on_a_pbx_reached_over_tcp_only(tmp_path, monkeypatch):

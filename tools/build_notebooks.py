@@ -1005,6 +1005,220 @@ ami.close()
 sim.stop()
 '''),
     ],
+    "08-replay": [
+        md("""
+# 8 · Replay a busy afternoon
+
+**You will learn** to play a recorded session back through the simulator as if it were
+happening now: to watch it with the live widgets, to pause it, change its speed and jump
+to a moment, to ask the recorded PBX what was up at that moment, and to check that what a
+live client received is exactly what the file holds.
+
+Replaying is a simulator feature, so this notebook always starts a simulated Asterisk of
+its own, even when `AMIKIT_URL` names another PBX.
+"""),
+        md("""
+## A recording, served as AMI
+
+The recording is notebook 5's: five minutes of a real Asterisk 23.4.1 under a mixed load
+(`amikit.sample_recording("busy")`, 7,542 events). `Simulator(replay=…)` serves the same
+HTTP and TCP AMI as ever, but its events come from the file: every logged-in session
+receives them in the recorded order, the recorded gaps divided by `speed` (20 here: the
+five minutes in a quarter of a minute).
+
+`timestamps="original"` keeps every event's `Timestamp` as recorded. The default,
+`"shifted"`, moves the whole recording to the moment playback begins (the gaps kept), so
+that a replay reads like today's traffic; here we want to compare what we watch with the
+file itself, row for row, so the times must be the file's.
+"""),
+        code('''
+import amikit
+from amikit import AMIClient
+
+busy = amikit.sample_recording("busy")
+sim = amikit.Simulator(port=0, replay=busy, speed=20, timestamps="original").start()
+ami = AMIClient(sim.url, "hello", "world")   # it logs in at its first action
+print(sim)
+print(sim.replay)
+'''),
+        md("""
+Nothing plays yet: a replay begins at the first login (or at `sim.replay.play()`), so a
+client that connects first misses nothing.
+
+## Watch it
+
+`ReplayControl` plays and pauses the replay, sets its speed, and says where it is: the
+recording's time at its position (UTC), the events published so far and how many a
+second. Its slider jumps to another moment (a *seek*), but leave it alone until the
+comparison below: a seek skips events, or plays some again, and the monitor would then
+hold something else than the file.
+
+The `EventMonitor` polls with a session of its own (a clone of `ami`: the same user). Its
+`start()` is the first login here, so playback begins then and the monitor gets every
+event from the first. Its filters choose what its table shows, not what it keeps: a list
+of event names, a channel, and a text found in any header. It cannot say "`Cause` is not
+16", but a text does well enough for failures: `user busy` is the `Cause-txt` of a Hangup
+with cause 17, a call refused because the line was busy. (`monitor.frame` keeps every
+event, whatever the filters show.) The timeline follows the latest calls.
+"""),
+        code('''
+from amikit.widgets import EventMonitor, ReplayControl, TimelineView
+
+control = ReplayControl(sim.replay)
+monitor = EventMonitor(ami)
+monitor.text.value = "user busy"
+monitor.start()                    # the first login: playback begins
+timeline = TimelineView(monitor)
+display(control, monitor, timeline)
+'''),
+        md("""
+A few seconds at 20×, then the rest without waiting between events (`float("inf")`, the
+speed control's *unlimited*): the same events in the same order, only sooner, so that this
+notebook does not keep you waiting. `sim.replay.wait()` blocks until the last event is
+published; in a worker thread, so that the widgets go on updating meanwhile (a cell that
+`await`s lets them):
+"""),
+        code('''
+import asyncio
+
+await asyncio.sleep(3)
+sim.replay.speed = float("inf")
+await asyncio.to_thread(sim.replay.wait, 120)
+print(sim.replay)
+'''),
+        md("""
+The replay has published everything; the monitor may still be taking the last events in
+(it polls about once a second). It has them all when it counts every event published plus
+one of its own, its login (more on that below):
+"""),
+        code('''
+import time
+
+deadline = time.monotonic() + 60
+while len(monitor.events) < sim.replay.published + 1:
+    assert time.monotonic() < deadline, "the monitor is still missing events"
+    await asyncio.sleep(0.1)
+monitor.render()
+print(len(monitor.events), "events watched,", sim.replay.published, "published,",
+      sim.dropped_events, "dropped")
+'''),
+        md("""
+## Is what we watched the file?
+
+Two things in the monitor's frame are the live path's own, not the recording's:
+
+* the `received_at` column: when our client received each event (a file has no such
+  column);
+* one event: the monitor's own login, a `SuccessfulAuth` the simulator sent when its
+  session logged in. It happened now, so it carries today's time: it is the one event
+  outside the recording's five minutes. We set it aside, in plain sight:
+"""),
+        code('''
+file = amikit.read_events(busy)
+watched = monitor.frame
+print("columns only the live path adds:", set(watched.columns) - set(file.columns))
+recorded = watched["Timestamp"].between(file["Timestamp"].min(), file["Timestamp"].max())
+watched.loc[~recorded, ["Event", "AccountID", "RemoteAddress", "Timestamp"]]
+'''),
+        md("""
+The rest is the file. The calls, as notebook 5 makes them, are the same table:
+`assert_frame_equal` raises if a single cell, type or index differs.
+"""),
+        code('''
+import pandas as pd
+
+live = watched[recorded]
+calls = live.ami.calls()
+pd.testing.assert_frame_equal(calls, file.ami.calls())
+print(len(calls), "calls, identical to the file's")
+calls[["Linkedid", "legs", "originator", "destinations", "duration", "disposition"]].head()
+'''),
+        md("""
+And so is every event, header for header and in the same order, once `received_at` is
+dropped. One detail: a categorical column keeps the list of every value it was built from,
+and the watched frame's was built with our login among them (its `LocalAddress`); so we
+compare the values, not those lists (`check_categorical=False`).
+"""),
+        code('''
+events = live.drop(columns="received_at").reset_index(drop=True)
+pd.testing.assert_frame_equal(events, file, check_categorical=False)
+print(len(events), "events, identical to the file's")
+'''),
+        md("""
+The failures, with the question the monitor's filter could not ask: the Hangups whose
+`Cause` is not 16 (normal clearing). 17 is a busy line, the filter's `user busy`; 26 a
+queue member that was rung while another one answered; 0 (unknown) is mostly the `;1`
+half of a Local channel, which reports no cause of its own:
+"""),
+        code('''
+hangups = live[(live["Event"] == "Hangup") & (live["Cause"] != 16)]
+hangups.groupby(["Cause", "Cause-txt"], observed=True).size()
+'''),
+        md("""
+## A moment of the afternoon
+
+Pause the replay and jump to a moment: `seek(110)` goes 110 seconds in (`seek` also takes
+a time of the recording's day, `"06:52:24"`, or a datetime). The PBX's state is rebuilt
+from the events before that moment, which are not published again, and `seek` returns once
+it is there; paused, the replay stays there (a finished one, as ours, plays on from there
+when resumed). Its position is then the time of the last event before the moment:
+"""),
+        code('''
+control.pause()
+sim.replay.seek(110)
+at = sim.replay.position
+print(f"at {at:%H:%M:%S.%f} UTC, {sim.replay.elapsed:.1f} s in")
+control.refresh()
+control
+'''),
+        md("""
+The read-only actions describe the recorded PBX at the replay position. `CoreShowChannels`
+lists the channels up at `at`; the file says the same: the channels created by then and
+not hung up yet (notebook 5's channel table). `ami` logs in here, at its first action:
+"""),
+        code('''
+up = sorted(item["Channel"] for item in ami.core_show_channels())
+channels = file.ami.channels()
+alive = channels[(channels["created"] <= at) & ~(channels["hungup"] <= at)]
+assert up == sorted(alive["Channel"]), (up, sorted(alive["Channel"]))
+print(len(up), "channels up at", f"{at:%H:%M:%S}:", ", ".join(up))
+'''),
+        md("""
+An action that would change what was recorded is refused, with a reason: the server is
+replaying.
+"""),
+        code('''
+try:
+    ami.originate(Channel="Local/101@sets", Application="Wait", Data="1")
+except amikit.AMIError as error:
+    print(f"{type(error).__name__}: {error}")
+'''),
+        md("""
+## Exercise
+
+Jump back to 90 seconds into the recording and ask the replay how many channels were up
+then. Keep the number in `up_at_90`.
+"""),
+        exercise("up_at_90 = None  # your code here"),
+        solution('''
+sim.replay.seek(90)
+up_at_90 = len(ami.core_show_channels())
+print(up_at_90, "channels up at", f"{sim.replay.position:%H:%M:%S}")
+'''),
+        check("up_at_90", '''
+now = sim.replay.position
+assert 80 < sim.replay.elapsed <= 90, f"the replay is {sim.replay.elapsed:.0f} s in: seek to 90 first"
+expected = len(channels[(channels["created"] <= now) & ~(channels["hungup"] <= now)])
+assert up_at_90 == expected, f"{up_at_90}? the file says {expected} channels were up at {now:%H:%M:%S}"
+'''),
+        md("When you are done, close the widgets and stop the simulator:"),
+        code('''
+control.close()
+monitor.close()
+ami.close()
+sim.stop()
+'''),
+    ],
 }
 
 

@@ -6,6 +6,7 @@
 * :class:`ActionComposer` — an action form from the server's own documentation;
 * :class:`EventMonitor` — a live, filtered tail of events, ``.frame`` as a DataFrame;
 * :class:`TimelineView` — the live channel timeline and a call's ladder;
+* :class:`ReplayControl` — play, pause, speed and position of a simulator's replay;
 * :func:`diagnose` — why am I getting no events?
 """
 
@@ -20,10 +21,11 @@ from amikit.widgets.composer import ActionComposer
 from amikit.widgets.connect import ConnectPanel
 from amikit.widgets.diagnose import Diagnosis, diagnose
 from amikit.widgets.monitor import EventMonitor
+from amikit.widgets.replay import ReplayControl
 from amikit.widgets.timeline import TimelineView
 
-__all__ = ["ActionComposer", "ConnectPanel", "Diagnosis", "EventMonitor", "TimelineView",
-           "diagnose", "explore"]
+__all__ = ["ActionComposer", "ConnectPanel", "Diagnosis", "EventMonitor", "ReplayControl",
+           "TimelineView", "diagnose", "explore"]
 
 
 def explore(url: str | None = None, username: str = "hello", secret: str | None = None) -> w.Tab:

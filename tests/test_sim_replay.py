@@ -494,3 +494,24 @@ def test_a_slow_reader_holds_the_replay_back_instead_of_losing_events(monkeypatc
         seen += replayed(ami, sim.replay)
         assert sim.dropped_events == 0
     assert_same_events(split_own_login(seen), recorded_events(data))
+
+
+def test_control_calls_have_taken_effect_when_they_return():
+    """play(), pause() and seek() from another thread return once the loop has done them:
+    right after seek() the state is the recording's at the target (many times over, as a
+    race would show only now and then)."""
+    data = capture_bytes(BUSY)
+    frame = amikit.read_events(data)
+    start = frame["Timestamp"].iloc[0].timestamp()
+    stamps = sorted(t.timestamp() for t in frame["Timestamp"])
+    last_before = max(t for t in stamps if t < start + 10)
+    for _ in range(10):
+        with Simulator(port=0, replay=data, speed=1) as sim:
+            sim.replay.play()
+            assert sim.replay.playing
+            sim.replay.pause()
+            assert sim.replay.paused
+            sim.replay.seek(10)
+            assert sim.replay.position.timestamp() == pytest.approx(last_before, abs=1e-6)
+            sim.replay.speed = 3
+            assert sim.replay.speed == 3 and sim.replay.paused

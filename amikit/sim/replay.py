@@ -38,6 +38,7 @@ nearest checkpoint (the state kept every 50,000 events) or from the start.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import datetime as dt
 import logging
@@ -65,6 +66,7 @@ TimeLike = float | int | str | dt.datetime
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 CHECKPOINT_EVERY = 50_000  # events between kept states, for backward seeks
 SEEK_WAIT = 60.0  # seconds seek() waits for the state to reach its target
+CONTROL_WAIT = 5.0  # seconds a control call from another thread waits for the loop
 YIELD_EVERY = 200  # events published at unlimited speed before the loop serves the fronts
 READER_LAG = QUEUE_LIMIT // 2  # unread events in a session's queue that pause publishing
 SLOW_READER_WAIT = 0.02  # seconds between looks at a lagging reader
@@ -161,7 +163,7 @@ class Replay:
         self._changed: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._finished = threading.Event()
-        self._settled = threading.Event()  # no seek under way
+        self._seekers: list[threading.Event] = []  # seek() calls waiting for their target
         self._reset()
 
     def _reset(self) -> None:
@@ -172,7 +174,7 @@ class Replay:
         self.error: BaseException | None = None
         self._playing = False
         self._finished.clear()
-        self._settled.set()
+        self._settle()
         self._position: float | None = None  # recording time reached (last event taken)
         self._seek_to: float | None = None
         self._offset = 0.0  # shifted Timestamp = recorded + offset
@@ -273,11 +275,11 @@ class Replay:
         end = self.end_time if self.end_time is not None else self.recording.last_time
         if target < self.start_time or (end is not None and target > end):
             raise ReplayError(f"{_utc(target)} is outside the replay ({self.start} to {self.end})")
-        self._settled.clear()
-        self._control(lambda: self._seek(target))
+        reached = threading.Event()
+        self._control(lambda: self._seek(target, reached))
         if self._playing and not self._on_loop():
             # the state is the PBX's at the target once this returns (a read from disk)
-            self._settled.wait(SEEK_WAIT)
+            reached.wait(SEEK_WAIT)
 
     # -- on the loop -------------------------------------------------------------------------
     def attach(self, loop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
@@ -322,10 +324,26 @@ class Replay:
                                "or with); pause, seek and speed may be set before")
             action()  # nothing runs yet: the setting waits for the start
             return
-        if self._on_loop():
-            action()
-        else:
-            loop.call_soon_threadsafe(action)
+        if self._on_loop() or not loop.is_running():
+            action()  # on the loop, or a loop that runs nothing now (the simulator stopped)
+            return
+        # from another thread: done on the loop, and waited for, so that what a control
+        # call changes (paused, speed, the state after a seek) is so when it returns
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                action()
+            except BaseException as exc:  # pragma: no cover - the actions only set fields
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
+
+        loop.call_soon_threadsafe(run)
+        try:
+            done.result(CONTROL_WAIT)
+        except concurrent.futures.TimeoutError:
+            log.warning("the replay's loop did not take a control call within %s s", CONTROL_WAIT)
 
     def _on_loop(self) -> bool:
         try:
@@ -353,9 +371,15 @@ class Replay:
         self._anchor = None  # the pace starts again from the next event
         self._wake()
 
-    def _seek(self, target: float) -> None:
+    def _seek(self, target: float, reached: threading.Event) -> None:
         self._seek_to = target
+        self._seekers.append(reached)
         self._wake()
+
+    def _settle(self) -> None:
+        """The seeks asked for have reached their target (or the end): their callers go on."""
+        while self._seekers:
+            self._seekers.pop().set()
 
     async def _run(self) -> None:
         await self._go.wait()
@@ -376,7 +400,7 @@ class Replay:
                 self._played_wall += time.monotonic() - self._since
                 self._since = None
             self._finished.set()
-            self._settled.set()
+            self._settle()
             skip_to = await self._next_seek()  # a seek after the end plays on from there
             self._finished.clear()
             if not self._paused:
@@ -445,8 +469,8 @@ class Replay:
         """Wait until the event at recording time ``at`` is due (paused time not counted);
         a seek cuts the wait short and its target is returned."""
         assert self._changed is not None
-        if self._seek_to is None and not self._settled.is_set():
-            self._settled.set()  # the event due next is the target's: a seek is done
+        if self._seek_to is None and self._seekers:
+            self._settle()  # the event due next is the target's: the seeks are done
         while True:
             if self._seek_to is not None:
                 return self._seek_to

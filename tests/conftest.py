@@ -161,3 +161,14 @@ def events_until(ami: AMIClient, done: Callable[[list[Message]], bool], seconds:
         if done(seen):
             return seen
     raise AssertionError(f"not done after {seconds} s: {[e.name for e in seen][-15:]}")
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (looked at every 20 ms): for what
+    another thread does, without a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -35,7 +35,7 @@ from amikit.session import (
 from amikit.tcpconn import AsyncTCPConnection, TCPConnection
 from amikit.tcplink import PROBE_ID
 from tests.tcp_replay import BANNER, turns
-from tests.test_sim_client import call_and_redirect_both, collect
+from tests.test_sim_client import call_and_redirect_both, collect, hang_up_the_rest
 
 SECRET = "world"
 
@@ -593,13 +593,7 @@ def test_the_books_flow_over_tcp(sim, auth):
         assert ami.ping()["Ping"] == "Pong"
         names = call_and_redirect_both(ami, watch)
         collect(watch, lambda e, s: any(x.name == "BridgeDestroy" for x in s))
-        still_up = {c["Channel"] for c in ami.core_show_channels()} & set(names)
-        for name in still_up:
-            ami.hangup(name, cause=21)
-        ended = collect(watch, lambda e, s: {x["Channel"] for x in s if x.name == "Hangup"}
-                        >= set(names))
-        causes = {e["Channel"]: e["Cause"] for e in ended if e.name == "Hangup"}
-        assert all(causes[name] == "21" for name in still_up)
+        hang_up_the_rest(ami, watch, names)
         assert ami.gaps == [] and watch.gaps == []
     assert not ami.logged_in
 

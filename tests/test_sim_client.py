@@ -51,6 +51,18 @@ def call_and_redirect_both(ami: AMIClient, watch: AMIClient) -> list[str]:
     return names
 
 
+def hang_up_the_rest(ami: AMIClient, watch: AMIClient, names: list[str]) -> None:
+    """Hang up, with cause 21, those of ``names`` still up; every one of them then ends
+    (``watch`` sees its Hangup), the ones hung up here with that cause."""
+    still_up = {c["Channel"] for c in ami.core_show_channels()} & set(names)
+    for name in still_up:
+        ami.hangup(name, cause=21)
+    ended = collect(watch, lambda e, s: {x["Channel"] for x in s if x.name == "Hangup"}
+                    >= set(names))
+    causes = {e["Channel"]: e["Cause"] for e in ended if e.name == "Hangup"}
+    assert all(causes[name] == "21" for name in still_up), causes
+
+
 def test_collect_fails_when_the_event_never_comes(sim):
     with AMIClient(sim.url, "hello", "world") as quiet:
         quiet.wait_event(0)
@@ -84,14 +96,7 @@ def test_the_books_flow(sim, encoding, auth):
                                              and x["Exten"] in ("209", "210")} >= set(names)
                         and any(x.name == "BridgeDestroy" for x in s))
         assert any(e.name == "BridgeDestroy" for e in moved)
-        still_up = {c["Channel"] for c in ami.core_show_channels()} & set(names)
-        for name in still_up:
-            ami.hangup(name, cause=21)
-        ended = collect(watch, lambda e, s: {x["Channel"] for x in s if x.name == "Hangup"}
-                        >= set(names))
-        causes = {e["Channel"]: e["Cause"] for e in ended if e.name == "Hangup"}
-        for name in still_up:
-            assert causes[name] == "21"
+        hang_up_the_rest(ami, watch, names)
 
 
 def test_single_redirect_hangs_up_the_other_side(sim):

@@ -17,6 +17,7 @@ import pytest
 import amikit
 from amikit import Simulator
 from amikit.widgets import ReplayControl
+from tests.conftest import wait_until
 
 BUSY = amikit.sample_recording("busy")
 PIECE = 20  # seconds of the recording each simulator plays (replay_to)
@@ -49,15 +50,6 @@ def control_of() -> Iterator[Callable[[Simulator], ReplayControl]]:
     yield make
     for control in made:
         control.close()
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def seeks_of(replay) -> list:

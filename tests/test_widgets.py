@@ -12,6 +12,7 @@ from amikit import AMIClient, Simulator
 from amikit.errors import ConnectionLost, NoBanner
 from amikit.widgets import ActionComposer, ConnectPanel, EventMonitor, TimelineView, diagnose
 from amikit.widgets.connect import explain as diagnose_connect
+from tests.conftest import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -127,15 +128,6 @@ def test_composer_masks_secrets_and_falls_back_to_the_catalog(sim):
 
 def sessions_logged_in(sim) -> int:
     return sum(s.authenticated for s in list(sim.manager.sessions.values()))
-
-
-def wait_until(condition, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def originate_one(client, action_id: str) -> None:

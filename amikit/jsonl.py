@@ -44,7 +44,9 @@ def record_message(line: bytes | str, number: int) -> Message:
         record = json.loads(text)
         message = Message([tuple(pair) for pair in record["headers"]])
     except (ValueError, KeyError, TypeError) as exc:
-        raise ProtocolError(f"JSON Lines record {number} is not an amikit event: {exc}") from None
+        reason = ('it has no "headers" (a list of [name, value] pairs)'
+                  if isinstance(exc, KeyError | TypeError) else str(exc))
+        raise ProtocolError(f"JSON Lines record {number} is not an amikit event: {reason}") from None
     received = record.get("received_at")
     # a number, or None: anything else would make the whole received_at column unreadable
     ok = isinstance(received, int | float) and not isinstance(received, bool)

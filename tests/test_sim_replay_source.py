@@ -36,8 +36,15 @@ def test_the_events_are_read_events_events(kind):
     assert recording.kind == ("rawman" if kind == "tcp" else kind)
     got = events_of(recording)
     expected = [m for m in parse_recording(data) if is_stream_event(m)]
+    # a recorded session's list replies were written to it alone: their items are no events
+    # of the PBX (04's CoreShowChannels answered with two items and its Complete)
+    lists = {m["ActionID"] for m in parse_recording(data)
+             if m.get("EventList", "").lower() == "start" and "Response" in m}
+    items = [m for m in expected if m.get("ActionID") in lists]
+    assert (len(items) > 0) == (kind == "tcp")
+    expected = [m for m in expected if m.get("ActionID") not in lists]
     assert [r.event.headers for r in got] == [m.headers for m in expected]
-    assert len(got) == len(amikit.read_events(data))
+    assert len(got) == len(amikit.read_events(data)) - len(items)
 
 
 def test_each_event_has_its_timestamp_and_the_tail_gives_the_last():
@@ -102,7 +109,7 @@ def test_what_cannot_be_replayed_is_said(tmp_path):
         Recording(b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"headers": [["Event", "A"]]}\nnot json\n')
-    with pytest.raises(ProtocolError, match="record 2"):
+    with pytest.raises(ProtocolError, match="record at byte 30 is not an amikit event"):
         events_of(Recording(bad))
     cut = capture_bytes(SOURCES["mxml"])[:5000]
     with pytest.raises(ProtocolError, match="ends inside a document"):

@@ -43,7 +43,8 @@ def test_the_channels_alive_after_each_step_are_the_tables(name):
     assert checked > 40
     # at the end: the channels the recording never saw hang up (busy stops mid-call)
     assert sorted(state.channels) == sorted(channels[channels["hungup"].isna()]["Uniqueid"].astype(str))
-    assert state.processed == int((frame["Event"] == "Newchannel").sum())
+    ran = frame.loc[frame["Event"] == "Newexten", "Uniqueid"].astype(str).nunique()
+    assert state.call_counts() == (len(state.channels), ran)
 
 
 def test_variables_are_the_last_varset_of_each_channel():

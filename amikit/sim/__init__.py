@@ -164,6 +164,9 @@ class Simulator:
         if replay is not None:
             if spool is not None:
                 raise ReplayError("a replaying simulator runs no call files: give spool or replay")
+            if pbx_timestamps:
+                raise ReplayError("pbx_timestamps is for a simulated PBX; a replay's Timestamps "
+                                  "follow its timestamps= setting")
             # the file's head and tail are read now: a bad file or setting fails here, not in
             # the server's thread, and sim.replay is there to hold before the server starts
             self.replay = Replay(replay, speed=speed, start=replay_from, end=replay_to,
@@ -295,7 +298,7 @@ class Simulator:
     async def _close(self) -> None:
         self._reaper.cancel()
         if self.replay is not None:
-            self.replay.detach()
+            await self.replay.detach()
         if self._spool_task is not None:
             self._spool_task.cancel()
         if self._server is not None:

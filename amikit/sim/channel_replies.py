@@ -12,9 +12,16 @@ header order, built from a channel's snapshot headers and the few facts beside t
 
 from __future__ import annotations
 
-from amikit.sim.replies import Pairs, with_action_id
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-__all__ = ["bridge_list_item", "core_show_channel_item", "status_item"]
+from amikit.protocol import is_true
+from amikit.sim.replies import Pairs, header, with_action_id
+
+__all__ = ["bridge_list_item", "core_show_channel_item", "find_channel", "status_item",
+           "status_variables"]
+
+T = TypeVar("T")
 
 
 def status_item(state: Pairs, *, connected: tuple[str, str], bridge_id: str, application: str,
@@ -48,3 +55,29 @@ def core_show_channel_item(state: Pairs, *, application: str, data: str, seconds
 def bridge_list_item(bridge: Pairs, action_id: str) -> Pairs:
     """A ``BridgeListItem`` event: the bridge's snapshot headers."""
     return [("Event", "BridgeListItem"), *with_action_id(action_id), *bridge]
+
+
+def find_channel(channels: Iterable[T], name: str, name_of: Callable[[T], str],
+                 uniqueid_of: Callable[[T], str]) -> T | None:
+    """``ast_channel_get_by_name``: the channel of that name (compared without case, as
+    ``ast_channel_by_name_cb`` does), else the one with that Uniqueid
+    (``ast_channel_by_uniqueid_cb``, also without case).
+
+        >>> chans = [("PJSIP/A-1", "1.1"), ("PJSIP/B-2", "1.2")]
+        >>> find_channel(chans, "pjsip/b-2", lambda c: c[0], lambda c: c[1])
+        ('PJSIP/B-2', '1.2')
+        >>> find_channel(chans, "1.1", lambda c: c[0], lambda c: c[1])
+        ('PJSIP/A-1', '1.1')
+    """
+    wanted = name.lower()
+    every = list(channels)
+    return (next((c for c in every if name_of(c).lower() == wanted), None)
+            or next((c for c in every if uniqueid_of(c).lower() == wanted), None))
+
+
+def status_variables(msg: Pairs, own: Iterable[str]) -> list[str]:
+    """The variables a ``Status`` action asks of a channel: ``Variables: A,B``, or all of
+    the channel's ``own`` with ``AllVariables: true``."""
+    if is_true(header(msg, "AllVariables")):
+        return list(own)
+    return [n.strip() for n in header(msg, "Variables").split(",") if n.strip()]

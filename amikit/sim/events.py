@@ -51,6 +51,7 @@ class EventQueue:
     def __init__(self, limit: int, wake: Callable[[], None], owner: str = "a session") -> None:
         self.events: deque[Event] = deque(maxlen=limit)
         self.dropped = 0
+        self.read_at = time.monotonic()  # when the session last took its events
         self.owner = owner
         self._wake = wake
 
@@ -64,6 +65,7 @@ class EventQueue:
         self._wake()
 
     def drain(self) -> list[Event]:
+        self.read_at = time.monotonic()
         out = list(self.events)
         self.events.clear()
         return out

@@ -41,6 +41,7 @@ from amikit.sim.channel import (
     Channel,
     snapshot_events,
 )
+from amikit.sim.channel_replies import find_channel
 from amikit.sim.config import SimConfig
 from amikit.sim.dialplan import Dialplan, substitute
 from amikit.sim.events import EventBus
@@ -121,7 +122,9 @@ class PBX:
 
     def call_counts(self) -> tuple[int, int]:
         """(current calls, calls processed), as CoreStatus reports them."""
-        return len({c.linkedid for c in self.channels.values()}), self.processed_calls
+        # action_corestatus: CoreCurrentCalls is ast_active_channels(), a count of channels
+        # (04_lists 021 says 16 while 002, the same second, lists 16 channels of 6 calls)
+        return len(self.channels), self.processed_calls
 
     def bridge_id(self) -> str:
         """A bridge's unique id: a UUID, as ``ast_bridge_base_new`` makes one."""
@@ -274,8 +277,9 @@ class PBX:
                 if step.app.lower() not in self.apps]
 
     def find_channel(self, name: str) -> Channel | None:
-        return self.channels.get(name) or next(
-            (c for c in self.channels.values() if c.uniqueid == name), None)
+        """``ast_channel_get_by_name`` (see :func:`~amikit.sim.channel_replies.find_channel`)."""
+        return self.channels.get(name) or find_channel(
+            self.channels.values(), name, lambda c: c.name, lambda c: c.uniqueid)
 
     # -- the dialplan ----------------------------------------------------------------
     def start(self, chan: Channel) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from amikit.protocol import is_true
 from amikit.sim import perms
 from amikit.sim.channel import SOFTHANGUP_EXPLICIT, Channel
-from amikit.sim.channel_replies import core_show_channel_item, status_item
+from amikit.sim.channel_replies import core_show_channel_item, status_item, status_variables
 from amikit.sim.cli import CLI
 from amikit.sim.confbridge_actions import ConfbridgeActions
 from amikit.sim.dial import REASON
@@ -198,7 +198,6 @@ class PBXActions:
     async def status(self, session: Session, request: Request, msg: Pairs) -> list[Pairs]:
         action_id = header(msg, "ActionID")
         name = header(msg, "Channel")
-        wanted = [n.strip() for n in header(msg, "Variables").split(",") if n.strip()]
         if name:
             chan = self.pbx.find_channel(name)
             if chan is None:
@@ -206,10 +205,9 @@ class PBXActions:
             chans = [chan]
         else:
             chans = list(self.pbx.channels.values())
-        every = is_true(header(msg, "AllVariables"))
         items = []
         for chan in chans:
-            names = list(chan.variables) if every else wanted
+            names = status_variables(msg, chan.variables)
             variables = [(var, self.pbx.vars.lookup(chan, var) if self.pbx.vars.is_set(chan, var)
                           else None) for var in names]
             items.append(status_item(

@@ -5,7 +5,9 @@ others refused.
 variables, as its ``VarSet`` events set them) describe the PBX at the current replay
 position (:class:`~amikit.sim.replay_state.ReplayState`), in the reply shapes of a live
 Asterisk (``action_coreshowchannels``, ``action_status``, ``manager_bridges_list``,
-``manager_queues_status``, ``action_getvar``). ``CoreStatus`` counts its calls. An action
+``manager_queues_status``, ``action_getvar``; QueueParams carries only what events tell:
+Calls, and the Completed and Abandoned seen since the recording began). ``CoreStatus``
+counts its channels. An action
 that would change what was recorded (Originate, Redirect, Hangup, Setvar, UserEvent, the
 queue and conference controls) answers ``Response: Error`` saying the server is replaying,
 and so does a read-only one the events cannot answer (ShowDialPlan, Command, a global
@@ -17,8 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from amikit.protocol import is_true
-from amikit.sim.channel_replies import bridge_list_item, core_show_channel_item, status_item
+from amikit.sim.channel_replies import (
+    bridge_list_item,
+    core_show_channel_item,
+    status_item,
+    status_variables,
+)
 from amikit.sim.replay_state import ReplayState, SeenChannel
 from amikit.sim.replies import Pairs, error, header, list_reply, response
 
@@ -34,6 +40,13 @@ REFUSED = ("Originate", "Redirect", "Hangup", "Setvar", "UserEvent", "QueueAdd",
            "ConfbridgeUnlock", "ConfbridgeStartRecord", "ConfbridgeStopRecord")
 #: Read-only actions whose answer the events do not hold.
 UNKNOWABLE = ("ShowDialPlan", "Command", "QueueSummary", "ConfbridgeList", "ConfbridgeListRooms")
+
+
+#: Built-in channel variables (``pbx_builtin_getvar_helper``) and the snapshot header each is.
+BUILTINS = {"CHANNEL": "Channel", "UNIQUEID": "Uniqueid", "EXTEN": "Exten", "CONTEXT": "Context",
+            "PRIORITY": "Priority", "CALLERID(num)": "CallerIDNum", "CALLERID(name)": "CallerIDName",
+            "CHANNEL(language)": "Language", "CHANNEL(accountcode)": "AccountCode",
+            "CHANNEL(linkedid)": "Linkedid", "CHANNEL(state)": "ChannelStateDesc"}
 
 
 def refusal(action: str) -> str:
@@ -91,11 +104,9 @@ class ReplayActions:
             if found is None:
                 return [error(action_id, "No such channel")]
             chans = [found]
-        wanted = [n.strip() for n in header(msg, "Variables").split(",") if n.strip()]
-        every = is_true(header(msg, "AllVariables"))
         items = []
         for chan in chans:
-            names = list(chan.variables) if every else wanted
+            names = status_variables(msg, chan.variables)
             items.append(status_item(
                 chan.snapshot, connected=(chan.get("ConnectedLineNum"), chan.get("ConnectedLineName")),
                 bridge_id=chan.bridge, application=chan.application, data=chan.data,
@@ -114,10 +125,11 @@ class ReplayActions:
 
     async def bridgelist(self, session: Session, request: Request, msg: Pairs) -> Output:
         action_id = header(msg, "ActionID")
+        # filter_bridge_type_cb: the BridgeType asked is compared with the technology
         kind = header(msg, "BridgeType")
         items = [bridge_list_item(bridge.headers, action_id)
                  for bridge in self.state.bridges.values()
-                 if not kind or dict(bridge.headers).get("BridgeType") == kind]
+                 if not kind or dict(bridge.headers).get("BridgeTechnology") == kind]
         return [*list_reply(action_id, "Bridge listing will follow", items, "BridgeListComplete")]
 
     async def queuestatus(self, session: Session, request: Request, msg: Pairs) -> Output:
@@ -130,8 +142,11 @@ class ReplayActions:
                 continue
             callers = [(self.state.channels.get(uid), joined) for uid, joined in queue.callers.items()]
             waiting = [(chan, joined) for chan, joined in callers if chan is not None]
-            # only what events tell: app_queue's own counters (Max, Holdtime…) are not in them
-            items.append([("Event", "QueueParams"), ("Queue", name), ("Calls", str(len(waiting))), *tail])
+            # only what events tell: app_queue's own settings and averages (Max, Strategy,
+            # Holdtime…) are in none; Completed and Abandoned count what the recording saw
+            items.append([("Event", "QueueParams"), ("Queue", name), ("Calls", str(len(waiting))),
+                          ("Completed", str(queue.completed)), ("Abandoned", str(queue.abandoned)),
+                          *tail])
             for blob in queue.members.values():
                 member = dict(blob)
                 if member_filter not in ("", member.get("Interface"), member.get("MemberName")):
@@ -168,5 +183,10 @@ class ReplayActions:
         chan = self.state.find(name)
         if chan is None:
             return [error(action_id, "No such channel")]
-        return [response("Success", action_id, [("Variable", variable),
-                                                 ("Value", chan.variables.get(variable, ""))])]
+        if variable in BUILTINS:  # pbx_builtin_getvar_helper's channel fields: the snapshot's
+            value = chan.get(BUILTINS[variable])
+        elif "(" in variable:  # a dialplan function reads the live channel: not in events
+            return [error(action_id, _unknown(f"Getvar of {variable}"))]
+        else:  # a variable: its last VarSet, else unset (action_getvar answers it empty)
+            value = chan.variables.get(variable, "")
+        return [response("Success", action_id, [("Variable", variable), ("Value", value)])]

@@ -7,7 +7,7 @@ another), a raw TCP session (``*.s2c.bin``, banner first), an mxml stream
 gzip-compressed. Only events are yielded, as ``read_events`` keeps them: a stream's own
 ``Response`` replies and ``WaitEventComplete`` markers are not events.
 
-Nothing holds more than one chunk (1 MiB) of the file and the events it completes, so a
+Nothing holds more than one chunk (256 KiB) of the file and the events it completes, so a
 recording of any size starts at once and costs the same memory.
 
     >>> import amikit
@@ -27,7 +27,8 @@ import io
 import os
 import pathlib
 import re
-from collections.abc import Iterator
+import zlib
+from collections.abc import Generator, Iterator
 from typing import BinaryIO, NamedTuple
 
 from amikit.errors import AMIError, ProtocolError
@@ -38,7 +39,8 @@ from amikit.protocol import StreamReader
 
 __all__ = ["Batch", "Recorded", "Recording", "RecordingError"]
 
-CHUNK = 1 << 20
+CHUNK = 256 * 1024  # read at a time: parsing one holds the simulator's loop ~50 ms
+TIMED_WITHIN = 4 << 20  # bytes looked through for a first event time
 _GZIP = b"\x1f\x8b"
 _END_DOC = b"</ajax-response>"
 # the last Timestamp in a file's tail, in each encoding (rawman header, mxml attribute, JSON)
@@ -101,17 +103,46 @@ class Recording:
             self.name = str(self.path)
             if not self.path.is_file():
                 raise RecordingError(f"no recording at {self.path}")
-        with self._open() as f:
-            head = f.read(4096)
-        self.compressed = self._head_bytes()[:2] == _GZIP
-        self.kind = _kind(head)
-        if self.kind is None:
-            raise RecordingError(f"{self.name} is empty: nothing to replay")
-        first = next((r for batch in self.batches() for r in batch.events), None)
-        if first is None:
-            raise RecordingError(f"{self.name} holds no events to replay")
-        self.first_time: float | None = first.at
-        self.last_time: float | None = self._last_time()
+        with self._reading("its start"):
+            with self._open() as f:
+                head = f.read(4096)
+            self.compressed = self._head_bytes()[:2] == _GZIP
+            self.kind = _kind(head)
+            if self.kind is None:
+                raise RecordingError(f"{self.name} is empty: nothing to replay")
+            first, self.first_time = self._first_events()
+            if first is None:
+                raise RecordingError(f"{self.name} holds no events to replay")
+            self.last_time: float | None = self._last_time() if self.first_time is not None else None
+
+    @property
+    def timed(self) -> bool:
+        """Whether its events have times (a ``Timestamp``, or JSON Lines' ``received_at``).
+        Asterisk writes Timestamps only with manager.conf's ``timestampevents = yes``."""
+        return self.first_time is not None
+
+    def _first_events(self) -> tuple[Recorded | None, float | None]:
+        """The first event, and the first time an event has (looked for in the first
+        :data:`TIMED_WITHIN` bytes, so a recording without times is not read whole)."""
+        first = None
+        for batch in self.batches():
+            for recorded in batch.events:
+                first = first or recorded
+                if recorded.at is not None:
+                    return first, recorded.at
+            if first is not None and batch.resume >= TIMED_WITHIN:
+                break
+        return first, None
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """An unreadable file (I/O error, a damaged or cut gzip) as a RecordingError naming it."""
+        try:
+            yield
+        except (OSError, EOFError, zlib.error) as exc:
+            raise RecordingError(f"cannot read {what} of {self.name}: "
+                                 f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+                                 ) from exc
 
     def __repr__(self) -> str:
         return f"<Recording {self.name} ({self.kind})>"
@@ -145,7 +176,7 @@ class Recording:
         pattern = _TIMESTAMPS.get(self.kind or "")
         if pattern is None:
             return None
-        with self._open() as f:
+        with self._reading("its end"), self._open() as f:
             if self.compressed:
                 tail = b""
                 while chunk := f.read(CHUNK):
@@ -157,20 +188,44 @@ class Recording:
         found = pattern.findall(tail)
         return float(found[-1]) if found else None
 
-    def batches(self, start: int = 0) -> Iterator[Batch]:
-        """The events from byte ``start`` on (0, or a ``Batch.resume`` seen before), in order."""
-        with self._open() as f:
+    def batches(self, start: int = 0) -> Generator[Batch, None, None]:
+        """The events from byte ``start`` on (0, or a ``Batch.resume`` seen before), in order.
+
+        The items of list replies in a recorded session (a CoreShowChannels' CoreShowChannel
+        events, with their ``…Complete``) are left out: Asterisk writes them to the session
+        that asked alone (``astman_append``), so they were never events for anyone else.
+        """
+        read = {"rawman": _rawman, "mxml": _mxml, "jsonl": _jsonl, "html": _html}[self.kind or ""]
+        with self._reading("the events"), self._open() as f:
             f.seek(start)
-            read = {"rawman": _rawman, "mxml": _mxml, "jsonl": _jsonl, "html": _html}[self.kind or ""]
             last: float | None = None
+            lists: set[str] = set()  # ActionIDs of list replies still giving items
             for messages, resume in read(f, start):
                 events = []
                 for message in messages:
-                    if is_stream_event(message):
-                        at = _time_of(message)
-                        last = at if at is not None else last
-                        events.append(Recorded(message, last))
+                    if _list_item(message, lists) or not is_stream_event(message):
+                        continue
+                    at = _time_of(message)
+                    last = at if at is not None else last
+                    events.append(Recorded(message, last))
                 yield Batch(events, resume)
+
+
+def _list_item(message: Message, lists: set[str]) -> bool:
+    """Whether ``message`` is part of a list reply (``astman_send_listack`` … its
+    ``EventList: Complete``), keeping ``lists`` of the replies still open."""
+    action_id = message.get("ActionID")
+    if action_id is None:
+        return False
+    if "Response" in message:
+        if (message.get("EventList") or "").lower() == "start":
+            lists.add(action_id)
+        return False
+    if action_id not in lists:
+        return False
+    if (message.get("EventList") or "").lower() == "complete":
+        lists.discard(action_id)
+    return True
 
 
 def _kind(head: bytes) -> str | None:
@@ -215,20 +270,32 @@ def _mxml(f: BinaryIO, offset: int) -> Chunks:
 
 def _jsonl(f: BinaryIO, offset: int) -> Chunks:
     held = b""
-    number = 0
     while chunk := f.read(CHUNK):
         held += chunk
         end = held.rfind(b"\n") + 1
         done, held = held[:end], held[end:]
-        messages = []
-        for line in done.split(b"\n"):
-            number += 1
-            if line.strip():
-                messages.append(record_message(line, number))
+        yield from _json_lines(done, offset)
         offset += len(done)
-        yield messages, offset
     if held.strip():
-        yield [record_message(held, number + 1)], offset + len(held)
+        yield from _json_lines(held, offset)
+
+
+def _json_lines(data: bytes, offset: int) -> Chunks:
+    """The records of whole lines; a bad one is reported by its byte offset after the good
+    ones before it have been handed on."""
+    messages = []
+    at = offset
+    for line in data.split(b"\n"):
+        if line.strip():
+            try:
+                messages.append(record_message(line, 0))
+            except ProtocolError as exc:
+                yield messages, at
+                reason = str(exc).partition(": ")[2]
+                raise ProtocolError(f"the JSON Lines record at byte {at} is not an amikit event: "
+                                    f"{reason}") from None
+        at += len(line) + 1
+    yield messages, offset + len(data)
 
 
 def _html(f: BinaryIO, offset: int) -> Chunks:

@@ -16,7 +16,7 @@ queue's members (``QueueMember…`` events) and waiting callers (``QueueCallerJo
     ...                      ("ChannelStateDesc", "Down"), ("Uniqueid", "1.1"),
     ...                      ("Linkedid", "1.1")]), 10.0)
     >>> [c.name for c in state.channels.values()], state.call_counts()
-    (['PJSIP/A-1'], (1, 1))
+    (['PJSIP/A-1'], (1, 0))
     >>> state.apply(Message([("Event", "Hangup"), ("Channel", "PJSIP/A-1"),
     ...                      ("ChannelStateDesc", "Up"), ("Uniqueid", "1.1")]), 12.0)
     >>> len(state.channels), state.now
@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from amikit.message import Message
+from amikit.sim.channel_replies import find_channel
 
 __all__ = ["ReplayState", "SeenBridge", "SeenChannel", "SeenQueue"]
 
@@ -82,6 +83,8 @@ class SeenQueue:
 
     members: dict[str, Pairs] = field(default_factory=dict)
     callers: dict[str, float | None] = field(default_factory=dict)  # Uniqueid → joined
+    completed: int = 0  # AgentComplete events seen
+    abandoned: int = 0  # QueueCallerAbandon events seen
 
 
 class ReplayState:
@@ -92,17 +95,18 @@ class ReplayState:
         self.bridges: dict[str, SeenBridge] = {}
         self.queues: dict[str, SeenQueue] = {}
         self.now: float | None = None
-        self.processed = 0  # channels created since the recording began
+        self.dialplan_runs: set[str] = set()  # Uniqueids seen with a Newexten
 
     def call_counts(self) -> tuple[int, int]:
-        """(current calls, calls processed), as CoreStatus reports them: the Linkedids of
-        the channels alive, and the Newchannels seen since the recording began."""
-        return len({c.get("Linkedid") or c.uniqueid for c in self.channels.values()}), self.processed
+        """(current calls, calls processed), as CoreStatus reports them
+        (``action_corestatus``): the channels alive (``ast_active_channels``), and the
+        channels seen running the dialplan since the recording began (the nearest the
+        events come to ``ast_processed_calls``, which counts dialplan runs since start-up)."""
+        return len(self.channels), len(self.dialplan_runs)
 
     def find(self, name: str) -> SeenChannel | None:
-        """The live channel of that name (``ast_channel_get_by_name``: case-insensitive)."""
-        wanted = name.lower()
-        return next((c for c in self.channels.values() if c.name.lower() == wanted), None)
+        """The live channel of that name or Uniqueid (``ast_channel_get_by_name``)."""
+        return find_channel(self.channels.values(), name, lambda c: c.name, lambda c: c.uniqueid)
 
     def seconds(self, chan: SeenChannel) -> int:
         """How long the channel has been up at the current position (0 when unknown)."""
@@ -135,10 +139,10 @@ class ReplayState:
         if chan is None:
             chan = self.channels[uniqueid] = SeenChannel(uniqueid, at)
         if name == "newchannel":
-            self.processed += 1
             chan.since = at
         chan.snapshot = [(n, v) for n, v in event.headers if n.lower() in _SNAPSHOT]
         if name == "newexten":
+            self.dialplan_runs.add(uniqueid)
             chan.application = event.get("Application", "")
             chan.data = event.get("AppData", "")
         elif name == "varset":
@@ -178,3 +182,7 @@ class ReplayState:
             queue.callers[event.get("Uniqueid", "")] = self.now
         elif name == "queuecallerleave":
             queue.callers.pop(event.get("Uniqueid", ""), None)
+        elif name == "agentcomplete":
+            queue.completed += 1
+        elif name == "queuecallerabandon":
+            queue.abandoned += 1

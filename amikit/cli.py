@@ -189,19 +189,19 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _sim_logging() -> None:
+def _sim_logging(command: str = "amikit sim") -> None:
     import logging
 
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("amikit sim: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"{command}: %(message)s"))
     logging.getLogger("amikit").addHandler(handler)
 
 
-def _announce(sim: Simulator, what: str) -> None:
+def _announce(sim: Simulator, what: str, command: str = "amikit sim") -> None:
     """The lines every serving command starts with (binder/start reads the exports)."""
     login = "hello / world (as in the book)" if sim.config.default_password_in_use else \
         "the users of your manager.conf"
-    print(f"amikit sim: {what} at {sim.url}", flush=True)
+    print(f"{command}: {what} at {sim.url}", flush=True)
     print(f"  login: {login}; Ctrl-C stops it", flush=True)
     if sim.tcp_url is not None:  # before AMIKIT_URL: binder/start reads both once that is out
         print(f"  export AMIKIT_TCP_URL={sim.tcp_url}", flush=True)
@@ -251,23 +251,26 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from amikit.sim import Simulator
+    from amikit.sim.replay import parse_speed, when
 
     if (args.file is None) == (args.sample is None):
         raise AMIError("amikit replay takes a FILE or --sample NAME (one of them)")
     source = sample_recording(args.sample) if args.sample else args.file
-    speed = _replay_speed(args.speed)
-    _sim_logging()
+    speed = parse_speed(args.speed)
+    _sim_logging("amikit replay")
     sim = Simulator(args.host, args.port, config=args.config, allow_remote=args.allow_remote,
                     **_tcp_options(args), replay=source, speed=speed, replay_from=args.start,
                     replay_to=args.end, loop=args.loop, timestamps=args.timestamps).start()
     replay = sim.replay
     assert replay is not None
     name = f"sample {args.sample!r}" if args.sample else args.file
-    _announce(sim, f"replaying {name}")
-    end = replay.end.isoformat(sep=" ", timespec="seconds") if replay.end else "its end"
-    print(f"  from {replay.start.isoformat(sep=' ', timespec='seconds')} to {end} (UTC) at "
-          f"{'unlimited speed' if speed == float('inf') else f'{speed:g}x'}"
-          f"{', looping' if args.loop else ''}; playback starts at the first login", flush=True)
+    _announce(sim, f"replaying {name}", "amikit replay")
+    pace = "unlimited speed" if speed == float("inf") else f"{speed:g}x"
+    span = (f"from {when(replay.start_time)} to {when(end)}" if replay.start_time is not None
+            and (end := replay.end_time or replay.recording.last_time) is not None
+            else "whole, in order (it has no Timestamps)")
+    print(f"  {span} at {pace}{', looping' if args.loop else ''}; playback starts at the "
+          "first login", flush=True)
     said = False
 
     def tick() -> None:
@@ -279,19 +282,6 @@ def _replay(args: argparse.Namespace) -> int:
                   "final state until Ctrl-C", flush=True)
 
     return _serve(sim, tick)
-
-
-def _replay_speed(text: str) -> float:
-    """``--speed``: a number above 0, or ``max`` / ``inf`` for no waiting."""
-    if text.strip().lower() in ("max", "inf", "unlimited"):
-        return float("inf")
-    try:
-        speed = float(text)
-    except ValueError:
-        raise AMIError(f"--speed is a number above 0 or max, not {text!r}") from None
-    if not speed > 0:
-        raise AMIError(f"--speed is a number above 0 or max, not {text!r}")
-    return speed
 
 
 DEFAULT_PATIENCE = 60.0  # seconds, --patience's default
@@ -455,7 +445,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--sample", choices=sorted(SAMPLES), help="replay a recording shipped "
                         "with amikit instead of FILE (busy: five minutes of a busy PBX)")
     replay.add_argument("--speed", default="1", metavar="X",
-                        help="X times faster than recorded (default 1; max = no waiting)")
+                        help="X times faster than recorded (default 1; 5x is 5; max = no waiting)")
     replay.add_argument("--from", dest="start", metavar="T", help="start at T: seconds from "
                         "the recording's start, HH:MM:SS (UTC) or an ISO date and time")
     replay.add_argument("--to", dest="end", metavar="T", help="stop at T (as --from)")

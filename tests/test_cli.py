@@ -321,6 +321,7 @@ def test_replay_serves_a_recording_and_says_when_it_is_done(tmp_path):
     (["replay"], "a FILE or --sample NAME"),
     (["replay", "x.rawman", "--sample", "busy"], "a FILE or --sample NAME"),
     (["replay", "--sample", "busy", "--speed", "0"], "above 0 or max"),
+    (["replay", "--sample", "busy", "--from", "9999"], "the recording runs"),
     (["replay", "--sample", "busy", "--speed", "fast"], "above 0 or max"),
     (["replay", "/nonexistent/x.rawman"], "no recording at"),
     (["replay", "--sample", "busy", "--from", "later"], "not a time in the recording"),

@@ -125,13 +125,18 @@ class Recording:
         """The first event, and the first time an event has (looked for in the first
         :data:`TIMED_WITHIN` bytes, so a recording without times is not read whole)."""
         first = None
-        for batch in self.batches():
-            for recorded in batch.events:
-                first = first or recorded
-                if recorded.at is not None:
-                    return first, recorded.at
-            if first is not None and batch.resume >= TIMED_WITHIN:
-                break
+        try:
+            for batch in self.batches():
+                for recorded in batch.events:
+                    first = first or recorded
+                    if recorded.at is not None:
+                        return first, recorded.at
+                if first is not None and batch.resume >= TIMED_WITHIN:
+                    break
+        except ProtocolError as exc:
+            if first is None:
+                raise RecordingError(f"{self.name} is not a recording amikit reads: {exc}") from None
+            # damaged after its start: what comes before plays, and the replay says where it stopped
         return first, None
 
     @contextlib.contextmanager

@@ -12,7 +12,8 @@ the recording's span, so the file is one long afternoon. Then, for each transpor
   event read by a client that logged in (the file is never read whole);
 * ``throughput``: events published per second at unlimited speed while one client reads
   them all, and the events that client received per second (they must be equal in number);
-* ``memory``: the process's peak resident size after the whole file, beside the file's size.
+* ``memory``: the process's peak resident size so far (it includes the earlier transports'
+  runs: run one with ``--transports`` for its own), beside the file's size.
 
 ``--transports none`` measures the replay alone: ``play()`` with no session, so the events
 are read, taken into the state and published to nobody (the client above runs in the same
@@ -35,22 +36,24 @@ from amikit.message import is_stream_event
 from amikit.protocol import parse_recording
 
 _STAMP = re.compile(rb"(?m)^Timestamp: ([0-9]+\.[0-9]+)")
+# epoch seconds before a dot: Timestamps, Uniqueids and Linkedids of the lab's recordings
+_EPOCH = re.compile(rb"\b(1795[0-9]{6})\.")
 
 
 def build(path: pathlib.Path, events: int) -> int:
-    """Write a recording of at least ``events`` events; returns how many it holds."""
+    """Write a recording of at least ``events`` events; returns how many it holds. Each copy
+    of the busy recording is moved on in time by its span, and so are its ids (Uniqueid,
+    Linkedid: epoch seconds too), so that every copy's channels are new ones."""
     data = amikit.sample_recording("busy")
     per_copy = sum(1 for m in parse_recording(data) if is_stream_event(m))
     stamps = [float(s) for s in _STAMP.findall(data)]
-    span = max(stamps) - min(stamps) + 1.0
+    span = int(max(stamps) - min(stamps)) + 2
     copies = -(-events // per_copy)
     with path.open("wb") as f:
         for n in range(copies):
             shift = n * span
-            f.write(_STAMP.sub(lambda m, shift=shift: b"Timestamp: %.6f" % (float(m[1]) + shift), data))
+            f.write(_EPOCH.sub(lambda m, shift=shift: b"%d." % (int(m[1]) + shift), data))
     return copies * per_copy
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -98,12 +101,16 @@ def run(path: pathlib.Path, total: int, transport: str) -> None:
             received = read - own
             seconds = time.perf_counter() - clock
             replay = sim.replay
+            if received != replay.published:
+                print(f"{transport:>4}  MISMATCH: {received:,} read, {replay.published:,} published",
+                      flush=True)
             print(f"{transport:>4}  throughput at unlimited speed: {replay.published:,} events in "
                   f"{seconds:.1f} s = {replay.published / seconds:,.0f} events/s published, "
                   f"{received:,} read by the client ({received / seconds:,.0f}/s); "
                   f"dropped {sim.dropped_events}", flush=True)
-            print(f"{transport:>4}  memory: peak RSS {peak_rss_mb():,.0f} MB for a "
-                  f"{path.stat().st_size / 2**20:,.0f} MB file of {total:,} events", flush=True)
+            print(f"{transport:>4}  memory: peak RSS of the process so far {peak_rss_mb():,.0f} MB "
+                  f"for a {path.stat().st_size / 2**20:,.0f} MB file of {replay.published:,} "
+                  "events", flush=True)
     finally:
         sim.stop()
 
@@ -114,20 +121,23 @@ def main() -> None:
     parser.add_argument("--file", type=pathlib.Path, default=pathlib.Path("/tmp/amikit-1M.rawman"))
     parser.add_argument("--transports", nargs="+", choices=["none", "http", "tcp"],
                         default=["none", "http", "tcp"])
-    parser.add_argument("--keep", action="store_true", help="keep the built file for the next run")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the file this run builds (an existing --file is never removed)")
     args = parser.parse_args()
-    if not args.file.exists():
+    built = not args.file.exists()
+    if built:
         began = time.perf_counter()
         total = build(args.file, args.events)
         print(f"built {args.file}: {total:,} events, {args.file.stat().st_size / 2**20:,.0f} MB "
               f"in {time.perf_counter() - began:.1f} s", flush=True)
     else:
-        total = -(-args.events // 7542) * 7542
+        total = 0  # unknown until played: the figures say what was published
+        print(f"using the existing {args.file}", flush=True)
     try:
         for transport in args.transports:
             run(args.file, total, transport)
     finally:
-        if not args.keep:
+        if built and not args.keep:  # only what this run made: never a file of yours
             args.file.unlink(missing_ok=True)
 
 

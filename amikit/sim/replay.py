@@ -75,6 +75,7 @@ CONTROL_WAIT = 5.0  # seconds a control call from another thread waits for the l
 YIELD_EVERY = 200  # events published at unlimited speed before the loop serves the fronts
 READER_LAG = QUEUE_LIMIT // 2  # unread events in a session's queue that pause publishing
 SLOW_READER_WAIT = 0.02  # seconds between looks at a lagging reader
+LATE_EVENTS = 1.0  # seconds past ``end`` the recording is still read for events out of order
 READER_PATIENCE = 5.0  # seconds without a read after which a session holds nothing back
 
 
@@ -567,7 +568,11 @@ class Replay:
                 for recorded in batch.events:
                     at = recorded.at
                     if self.end_time is not None and at is not None and at > self.end_time:
-                        return None
+                        # Asterisk's threads write events up to a few ms out of order: the
+                        # ones just past the end are left out, and reading ends a second on
+                        if at > self.end_time + LATE_EVENTS:
+                            return None
+                        continue
                     while skip_to is None or at is None or at >= skip_to:
                         target = await self._until_due(at)
                         if target is None:
@@ -646,7 +651,9 @@ class Replay:
         self.state.apply(message, at)
         self._shown = self.state
         if at is not None:
-            self._position = at
+            # the furthest time reached: an event written a little out of order (Asterisk's
+            # threads, up to a few ms) does not move the position back
+            self._position = at if self._position is None else max(self._position, at)
             if self._offset is None:  # the recording moved to the moment playback began
                 self._offset = time.time() - at
         headers = list(message.headers)

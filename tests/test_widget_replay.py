@@ -84,6 +84,40 @@ def test_the_button_plays_and_pauses_the_replay(control_of):
         assert wait_until(lambda: replay.paused) and not control.play_button.value
 
 
+def test_the_controls_show_the_replay_as_asked_as_soon_as_it_is_asked(control_of):
+    """A control call returns once the simulator's loop took it: the refresh right after
+    shows the replay as asked, with no waiting and no flicker back."""
+    with replaying(speed=1) as sim:
+        replay = sim.replay
+        control = control_of(sim, refresh=60)  # no timer refresh in between
+        control.play_button.value = True
+        assert replay.playing and control.play_button.description == "Pause"
+        assert "playing at 1×" in control.label.value
+        control.play_button.value = False
+        assert replay.paused and control.play_button.description == "Play"
+        assert control.label.value.endswith("paused")
+        control.speed.value = 5.0
+        assert replay.speed == 5.0 and control.speed.value == 5.0
+        control.play()
+        assert control.play_button.value and "playing at 5×" in control.label.value
+
+
+def test_the_rate_holds_still_while_paused(control_of):
+    """Replay.rate counts playing time only: paused, the events/s shown do not fall."""
+    with replaying(speed=5) as sim:
+        replay = sim.replay
+        control = control_of(sim, refresh=60)
+        control.play()
+        assert wait_until(lambda: replay.published >= 50)
+        control.pause()
+        shown = control.label.value
+        assert shown.endswith("events/s so far · paused") and replay.rate > 0
+        published = replay.published
+        time.sleep(0.5)  # time that a rate counting pauses would divide by
+        control.refresh()
+        assert replay.published == published and control.label.value == shown
+
+
 def test_the_button_follows_a_replay_controlled_from_code(control_of):
     with replaying(speed=1) as sim:
         replay = sim.replay

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import types
 
+import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 import amikit
 from amikit import AMIClient, Simulator
 from amikit.errors import ConnectionLost, NoBanner
+from amikit.message import is_stream_event
 from amikit.widgets import ActionComposer, ConnectPanel, EventMonitor, TimelineView, diagnose
+from amikit.widgets import timeline as timeline_module
 from amikit.widgets.connect import explain as diagnose_connect
 from tests.conftest import wait_until
+
+BUSY = amikit.sample_recording("busy")
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +227,169 @@ def test_timeline_view_redraws_at_most_twice_a_second(sim, client):
     assert not view.refresh(), "throttled"
     assert view.output.outputs and "image/png" in view.output.outputs[-1]["data"]
     linkedid = view.call.options[2][1]
-    view.call.value = linkedid
-    assert view.draws == 2
+    view.call.value = linkedid  # drawn now: the redraw the throttled refresh scheduled is off
+    assert view.draws == 2 and view._pending is None
+    view.close()
+
+
+# -- TimelineView: expected values from the recording itself (read_events, the tables) --
+def latest_channels(df: pd.DataFrame, count: int = 8) -> pd.DataFrame:
+    """The channels (``df.ami.channels()``) of the ``count`` calls that started last."""
+    latest = set(df.ami.calls()["Linkedid"].astype(str).tail(count))
+    channels = df.ami.channels()
+    return channels[channels["Linkedid"].astype(str).isin(latest)]
+
+
+def drawn(view: TimelineView) -> tuple[str, list[str]]:
+    """The title and the lane names of the timeline ``view`` drew last."""
+    figure = view.figure
+    if figure is None:
+        return "", []
+    ax = figure.axes[0]
+    return ax.get_title(), sorted(label.get_text() for label in ax.get_yticklabels())
+
+
+def events_of(recording: bytes) -> list[amikit.Message]:
+    """The events of a recording, as a monitor's poller takes them in (no responses)."""
+    return [m for m in amikit.parse_rawman(recording) if is_stream_event(m)]
+
+
+def timeline_of(channels: pd.DataFrame, calls: int) -> tuple[str, list[str]]:
+    return (f"Channel timeline: {len(channels)} channels, {calls} calls",
+            sorted(channels["Channel"].astype(str)))
+
+
+@pytest.mark.parametrize("events", [4_800, None])
+def test_following_the_latest_draws_only_the_latest_calls(events):
+    df = amikit.read_events(BUSY)
+    df = df if events is None else df.head(events)
+    # rows without a Linkedid that name a channel: the ones that used to bring theirs along
+    assert (df["Linkedid"].isna() & df["Uniqueid"].notna()).sum() > 100
+    view = TimelineView(df)
+    assert view.refresh(force=True)
+    assert drawn(view) == timeline_of(latest_channels(df), 8)
+    view.follow.value = False
+    assert view.refresh(force=True)
+    assert drawn(view)[0] == (f"Channel timeline: {len(df.ami.channels())} channels, "
+                              f"{len(df.ami.calls())} calls")
+    view.close()
+
+
+def test_the_call_list_shows_latest_calls_until_one_is_chosen():
+    df = amikit.read_events(amikit.sample_recording())
+    view = TimelineView(df)
+    # "latest calls" is a real choice: a value of None would show a blank list
+    assert view.call.index == 0 and view.call.label == "latest calls"
+    assert view.call.value == timeline_module.LATEST == ""
+    assert view.refresh(force=True)
+    calls = df.ami.calls()
+    assert [value for _, value in view.call.options] == ["", *calls["Linkedid"].astype(str)]
+    assert view.call.index == 0 and view.call.label == "latest calls"
+    one = str(calls["Linkedid"].iloc[3])
+    view.call.value = one
+    assert view.figure.axes[0].get_title().endswith("1 call") and view.call.label.startswith(one)
+    view.refresh(force=True)  # the list rebuilt the same: the choice stays
+    assert view.call.value == one
+    view.call.value = timeline_module.LATEST
+    assert drawn(view) == timeline_of(latest_channels(df), 8)
+    view.close()
+
+
+def test_a_calls_timeline_and_ladder_fit_in_the_figure():
+    df = amikit.read_events(BUSY)
+    view = TimelineView(df)
+    view.refresh(force=True)  # the list of calls
+    view.call.value = str(df.ami.calls()["Linkedid"].iloc[-1])  # 4 channels and a bridge
+    figure = view.figure
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    timeline = figure.axes[0]
+    date = timeline.xaxis.get_offset_text()
+    assert date.get_text().startswith(f"{df['Timestamp'].max():%Y}")
+    texts = [date, timeline.xaxis.label, *(ax.title for ax in figure.axes)]
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        inside = box.x0 >= 0 and box.x1 <= figure.bbox.x1 and box.y0 >= 0
+        assert inside and box.y1 <= figure.bbox.y1, (text.get_text(), box)
+    assert not date.get_window_extent(renderer).overlaps(
+        timeline.xaxis.label.get_window_extent(renderer)), "the date runs into 'time (UTC)'"
+    view.close()
+
+
+def test_a_throttled_update_is_drawn_once_the_wait_is_over(sim, client):
+    """As EventMonitor calls it without a running loop: from its polling thread."""
+    messages = events_of(BUSY)
+    expected = timeline_of(latest_channels(amikit.read_events(BUSY)), 8)
+    monitor = EventMonitor(client)  # not started: add() takes events in as its poller does
+    view = TimelineView(monitor)
+    try:
+        monitor.add(messages[:4_800])
+        assert view.draws == 1 and drawn(view) != expected
+        monitor.add(messages[4_800:])  # right after a draw: too soon to draw again now
+        assert wait_until(lambda: drawn(view) == expected, 60), drawn(view)
+        assert view._pending is None
+    finally:
+        view.close()
+        monitor.close()
+
+
+def test_on_a_running_loop_the_redraw_after_a_throttled_update_is_the_loops(sim, client):
+    messages = events_of(amikit.sample_recording())
+    expected = timeline_of(latest_channels(amikit.read_events(amikit.sample_recording())), 8)
+    monitor = EventMonitor(client)
+    view = TimelineView(monitor)
+
+    async def cell() -> None:
+        monitor.add(messages[:300])
+        monitor.add(messages[300:])
+        assert isinstance(view._pending, asyncio.TimerHandle)  # loop.call_later, no thread
+        deadline = time.monotonic() + 30
+        while drawn(view) != expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    try:
+        asyncio.run(cell())
+        assert drawn(view) == expected and view.draws == 2
+    finally:
+        view.close()
+        monitor.close()
+
+
+def test_throttled_updates_schedule_one_redraw_and_close_cancels_it():
+    view = TimelineView(amikit.read_events(amikit.sample_recording()), max_rate=0.5)
+    assert view.refresh(force=True)
+    assert not view.refresh() and not view.refresh()
+    pending = view._pending
+    assert isinstance(pending, threading.Timer) and pending.is_alive()
+    assert not view.refresh() and view._pending is pending, "at most one pending redraw"
+    view.close()
+    assert view._pending is None
+    assert wait_until(lambda: not pending.is_alive())
+    assert view.draws == 1 and not view.refresh(force=True), "closed: no more drawing"
+    view.close()  # again: nothing to do
+
+
+def test_the_wait_between_draws_is_at_least_the_last_draws_length(monkeypatch):
+    """Never more than about half the time drawing: a draw that took 3 s (on a clock of the
+    test's) is followed by 3 s without one, although max_rate allows two a second."""
+    clock = [1_000.0]
+    monkeypatch.setattr(timeline_module, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    view = TimelineView(amikit.read_events(amikit.sample_recording()), max_rate=2.0)
+    frame = view._frame
+
+    def slow_frame():
+        clock[0] += 3.0
+        return frame()
+
+    view._frame = slow_frame
+    assert view.refresh(force=True)
+    clock[0] += 1.0  # past 1 / max_rate, not past the draw's own length
+    assert not view.refresh()
+    assert view.draw_seconds == 3.0
+    assert view._pending.interval == pytest.approx(2.0), "the redraw comes when the wait ends"
+    clock[0] += 2.0
+    assert view.refresh() and view.draws == 2 and view._pending is None
+    view.close()
 
 
 def test_diagnose_says_what_it_found(sim, client):

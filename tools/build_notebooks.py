@@ -1059,7 +1059,13 @@ event from the first. Its filters choose what its table shows, not what it keeps
 of event names, a channel, and a text found in any header. It cannot say "`Cause` is not
 16", but a text does well enough for failures: `user busy` is the `Cause-txt` of a Hangup
 with cause 17, a call refused because the line was busy. (`monitor.frame` keeps every
-event, whatever the filters show.) The timeline follows the latest calls.
+event, whatever the filters show.)
+
+The timeline draws the 8 latest calls (untick *follow the latest* for every call so far);
+its *Call* list shows one call alone, with its ladder. It redraws at most twice a second,
+and after a long draw waits as long as that draw took, so that drawing never keeps the
+kernel busy more than half the time; an update that comes too soon is drawn once the
+wait is over, so the last events always show.
 """),
         code('''
 from amikit.widgets import EventMonitor, ReplayControl, TimelineView

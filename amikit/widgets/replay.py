@@ -82,9 +82,6 @@ class ReplayControl(w.VBox):
         self._thread: threading.Thread | None = None
         self._closed = False
         self._note = ""  # why the last change by hand failed
-        # (asked by hand, the replay's before): see _playing()
-        self._asked_playing: tuple[bool, bool] | None = None
-        self._asked_speed: tuple[float, float] | None = None
         self.play_button.observe(self._toggled, "value")
         self.speed.observe(self._speed_chosen, "value")
         self.position.observe(self._moved, "value")
@@ -93,20 +90,18 @@ class ReplayControl(w.VBox):
         self._start_timer()
 
     # -- what the user does ------------------------------------------------------------
+    # The replay's controls, called from any thread but its loop's, return once its loop has
+    # taken them: the refresh that follows shows the replay as asked, with no flicker back.
     def play(self) -> None:
         """Start or resume the replay (as the button does) and show it playing."""
         with self._lock:
-            before = self.replay.playing
             self.replay.play()
-            self._asked_playing = (True, before)
             self.refresh()
 
     def pause(self) -> None:
         """Pause the replay (as the button does) and show it paused."""
         with self._lock:
-            before = self.replay.playing
             self.replay.pause()
-            self._asked_playing = (False, before)
             self.refresh()
 
     def _toggled(self, change: dict[str, Any]) -> None:
@@ -119,9 +114,7 @@ class ReplayControl(w.VBox):
 
     def _set_speed(self, speed: float) -> None:
         with self._lock:
-            before = self.replay.speed
             self.replay.speed = speed
-            self._asked_speed = (speed, before)
 
     def _moved(self, change: dict[str, Any]) -> None:
         if self._by_user():
@@ -149,33 +142,14 @@ class ReplayControl(w.VBox):
             if self.position.max != top:
                 self.position.max = top
             self.position.value = min(elapsed, top)
-            playing, speed = self._playing(), self._speed()
+            playing, speed = replay.playing, replay.speed
             self._show_speed(speed)
             self._show_button(playing=playing, finished=replay.finished)
             when = replay.position or replay.start
+            # Replay.rate counts playing time only: it holds still while paused
             self.label.value = (f"{when:%H:%M:%S} UTC · {replay.published:,} events published, "
                                 f"{replay.rate:,.0f} events/s so far · {self._state(playing, speed)}"
                                 + (f" · {self._note}" if self._note else ""))
-
-    # The replay takes a control on its own loop, a moment after it is asked: while it still
-    # shows what it did before, the controls show what was asked by hand (not a flicker
-    # back); once it changed (to that, or as code set it since), they show the replay.
-    def _playing(self) -> bool:
-        replay = self.replay
-        if self._asked_playing is not None:
-            asked, before = self._asked_playing
-            if replay.playing == before != asked and not replay.finished:
-                return asked
-            self._asked_playing = None
-        return replay.playing
-
-    def _speed(self) -> float:
-        if self._asked_speed is not None:
-            asked, before = self._asked_speed
-            if self.replay.speed == before != asked:
-                return asked
-            self._asked_speed = None
-        return self.replay.speed
 
     def _state(self, playing: bool, speed: float) -> str:
         replay = self.replay
@@ -185,7 +159,7 @@ class ReplayControl(w.VBox):
             return "finished"
         if playing:
             return f"playing at {speed_label(speed)}"
-        if replay.paused or (self._asked_playing is not None and not self._asked_playing[0]):
+        if replay.paused:
             return "paused"
         return "waiting for the first login (or Play)"
 

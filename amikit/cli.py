@@ -266,9 +266,9 @@ def _replay(args: argparse.Namespace) -> int:
     name = f"sample {args.sample!r}" if args.sample else args.file
     _announce(sim, f"replaying {name}", "amikit replay")
     pace = "unlimited speed" if speed == float("inf") else f"{speed:g}x"
-    span = (f"from {when(replay.start_time)} to {when(end)}" if replay.start_time is not None
-            and (end := replay.end_time or replay.recording.last_time) is not None
-            else "whole, in order (it has no Timestamps)")
+    end = replay.end_time or replay.recording.last_time
+    span = ("whole, in order, as fast as it is read (it has no times)" if replay.start_time is None
+            else f"from {when(replay.start_time)} to {when(end) if end is not None else 'its end'}")
     print(f"  {span} at {pace}{', looping' if args.loop else ''}; playback starts at the "
           "first login", flush=True)
     said = False
@@ -277,9 +277,9 @@ def _replay(args: argparse.Namespace) -> int:
         nonlocal said
         if replay.finished and not said:
             said = True
-            trouble = f" (stopped: {replay.error})" if replay.error else ""
-            print(f"  replay finished: {replay.published} events{trouble}; still serving the "
-                  "final state until Ctrl-C", flush=True)
+            how = "stopped early (said above)" if replay.error else "finished"
+            print(f"  replay {how}: {replay.published} events; still serving the final state "
+                  "until Ctrl-C", flush=True)
 
     return _serve(sim, tick)
 

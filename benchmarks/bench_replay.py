@@ -54,6 +54,8 @@ def build(path: pathlib.Path, events: int) -> int:
             shift = n * span
             f.write(_EPOCH.sub(lambda m, shift=shift: b"%d." % (int(m[1]) + shift), data))
     return copies * per_copy
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -140,3 +140,18 @@ def test_unsupported_applications_are_named(tmp_path):
         assert sim.pbx.unsupported() == ["sets,1,1: MeetMe"]
     finally:
         sim.stop()
+
+
+def test_core_show_channels_counts_channels_and_dialplan_runs_apart():
+    """04_lists 009 (a real 23.4.1): "16 active channels" but "8 of 500 max active calls",
+    and CoreStatus (021, the same second) says CoreCurrentCalls 16: calls there are the
+    channels running the dialplan (``ast_active_calls``), while an Originate's ``;1`` half
+    running an application (``Local/800@sets-00000009;1 … Wait(20)``) is a channel only."""
+    with Simulator(port=0, speed=1) as sim, AMIClient(sim.url, "hello", "world") as ami:
+        ami.originate(Channel="Local/600@sets", Application="Wait", Data="5", Async=True)
+        events_until(ami, lambda seen: any(e.name == "Newexten" and e["Exten"] == "600"
+                                           for e in seen))
+        lines = ami.command("core show channels")
+        status = ami.action("CoreStatus")
+    assert "2 active channels" in lines and "1 active calls" in lines
+    assert status["CoreCurrentCalls"] == "2"

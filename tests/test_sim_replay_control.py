@@ -52,29 +52,31 @@ def arrivals(ami: AMIClient, count: int, seconds: float = 30) -> list[tuple[str,
 
 # -- pacing ---------------------------------------------------------------------------------
 def test_a_speed_change_in_a_gap_keeps_the_time_already_played(tmp_path):
-    data = gaps_file(tmp_path, [1000.0, 1003.0, 1004.0])
+    data = gaps_file(tmp_path, [1000.0, 1004.0])
     with Simulator(port=0, replay=data, speed=1) as sim, AMIClient(sim.url, "hello", "world") as ami:
-        (first, _), = arrivals(ami, 1)
-        time.sleep(0.5)
-        sim.replay.speed = 0.5  # 0.5 s of the 3 s gap played; 2.5 s left, now at half speed
+        (first, t0), = arrivals(ami, 1)
+        time.sleep(2.0 - (time.monotonic() - t0))
+        sim.replay.speed = 4  # 2 s of the 4 s gap played; the 2 s left take 0.5 s at 4x
         changed = time.monotonic()
         (second, t1), = arrivals(ami, 1)
-        assert (first, second) == ("n0", "n1")
-        assert t1 - changed >= 2.5 / 0.5 * 0.9
+    assert (first, second) == ("n0", "n1")
+    # not at once, and not the whole gap again (4 s at 4x: 1 s)
+    assert 0.5 * 0.9 <= t1 - changed < 0.9
 
 
 def test_pause_in_a_gap_holds_the_rest_of_it(tmp_path):
     data = gaps_file(tmp_path, [1000.0, 1003.0])
     with Simulator(port=0, replay=data, speed=1) as sim, AMIClient(sim.url, "hello", "world") as ami:
-        arrivals(ami, 1)
-        time.sleep(1.0)
+        (_, t0), = arrivals(ami, 1)
+        time.sleep(2.0 - (time.monotonic() - t0))
         sim.replay.pause()
-        time.sleep(1.0)
+        time.sleep(0.5)
         assert sim.replay.published == 1
         sim.replay.resume()
         resumed = time.monotonic()
         (_, t1), = arrivals(ami, 1)
-        assert t1 - resumed >= 2.0 * 0.9  # the 2 s of the gap not played before the pause
+    # the 1 s of the gap not played before the pause: not at once, not the whole 3 s again
+    assert 1.0 * 0.9 <= t1 - resumed < 2.5
 
 
 def test_every_loop_keeps_the_recorded_gaps(tmp_path):
@@ -145,34 +147,36 @@ def test_backward_seeks_mid_playback_rebuild_the_state_through_checkpoints(busy_
     monkeypatch.setattr(replay_source, "CHUNK", 16 * 1024)
     data = capture_bytes(BUSY)
     start = busy_frame["Timestamp"].iloc[0].timestamp()
-    with Simulator(port=0, replay=data, speed=40) as sim, AMIClient(sim.url, "hello", "world") as ami:
+    with Simulator(port=0, replay=data, speed=80) as sim, AMIClient(sim.url, "hello", "world") as ami:
         ami.wait_event(0.2)
-        assert wait_until(lambda: sim.replay.elapsed > 200, 60)
+        assert wait_until(lambda: sim.replay.elapsed > 160, 60)
         assert len(sim.replay._checkpoints) >= 3  # kept on the way
-        for target in (150.5, 42.25, 120.75):
+        for target in (150.5, 42.25):
             sim.replay.pause()
             sim.replay.seek(target)  # backward, the replay at work until the pause
             assert sim.replay.paused and sim.replay.elapsed < target
             assert channels_then(ami) == alive_before(busy_frame, start + target)
             sim.replay.resume()
-            assert wait_until(lambda: sim.replay.elapsed > 200, 60)
+            assert wait_until(lambda: sim.replay.elapsed > 160, 60)
 
 
 def test_a_seek_while_events_pour_out_returns_with_the_state_there(busy_frame):
+    """At 50x the five minutes take six seconds: each seek lands mid-flow, forward and back."""
     data = capture_bytes(BUSY)
-    for target in (60.0, 240.0):
-        with Simulator(port=0, replay=data, speed=float("inf")) as sim:
-            sim.replay.play()
+    start = busy_frame["Timestamp"].iloc[0].timestamp()
+    with Simulator(port=0, replay=data, speed=50) as sim:
+        sim.replay.play()
+        for target in (100.0, 240.0, 60.0):
             sim.replay.seek(target)
-            sim.replay.pause()
-            assert sim.replay.elapsed >= target - 5 or sim.replay.finished
+            sim.replay.pause()  # within a few events of the target at 50x
+            assert not sim.replay.finished
+            assert target - 5 < sim.replay.elapsed < target + 5
             with AMIClient(sim.url, "hello", "world") as ami:
                 reached = sim.replay.position.timestamp()
-                assert channels_then(ami) == alive_at_or_after(busy_frame, reached)
-
-
-def alive_at_or_after(frame: pd.DataFrame, reached: float) -> list[str]:
-    return sorted(alive_at(frame, reached)["Uniqueid"].astype(str))
+                assert channels_then(ami) == sorted(
+                    alive_at(busy_frame, reached)["Uniqueid"].astype(str))
+            sim.replay.resume()
+    assert start > 0
 
 
 # -- what a replay answers ------------------------------------------------------------------
@@ -223,15 +227,20 @@ def test_a_session_that_stopped_reading_does_not_hold_the_replay(monkeypatch):
 
     monkeypatch.setattr(events.EventQueue, "__init__", small)
     data = capture_bytes(BUSY)
-    with Simulator(port=0, replay=data, speed=float("inf")) as sim, \
-            AMIClient(sim.url, "hello", "world") as idle, \
+    sim = Simulator(port=0, replay=data, speed=float("inf"))
+    sim.replay.pause()  # both logged in before the first event
+    with sim, AMIClient(sim.url, "hello", "world") as idle, \
             AMIClient(sim.url, "hello", "world") as reader:
         idle.ping()  # logged in, sends actions, never a WaitEvent
-        seen = replayed(reader, sim.replay, seconds=60)
+        seen = reader.wait_event(0.2)
+        sim.replay.resume()
+        seen += replayed(reader, sim.replay, seconds=60)
         assert idle.ping()["Ping"] == "Pong"
         assert sim.replay.published == 7542
         assert sim.dropped_events > 0  # the idle one's, counted
-    assert len([m for m in seen if m.name != "SuccessfulAuth"]) <= 7542
+    # the reading one has every recorded event, after its own login
+    assert [m.headers[3:] for m in split_own_login(seen)] == [
+        m.headers[3:] for m in recorded_events(data)]
 
 
 # -- what stops a replay, and what it says ------------------------------------------------
@@ -251,16 +260,24 @@ def test_a_recording_without_times_plays_whole_in_order(tmp_path):
     assert [m.headers for m in got] == [m.headers for m in expected]
 
 
-def test_damaged_gzip_files_are_named_in_the_error(tmp_path):
-    packed = gzip.compress(amikit.sample_recording())
-    cut = tmp_path / "cut.rawman.gz"
-    cut.write_bytes(packed[: len(packed) // 2])
-    with pytest.raises(RecordingError, match=r"cannot read .* of .*cut\.rawman\.gz"):
-        Simulator(port=0, replay=cut)
-    broken = tmp_path / "broken.rawman.gz"
-    broken.write_bytes(packed[:-8] + b"\0" * 8)  # the CRC and size trailer spoilt
-    with pytest.raises(RecordingError, match=r"broken\.rawman\.gz"):
-        Simulator(port=0, replay=broken)
+def test_damaged_gzip_files_play_up_to_the_damage_and_say_so(tmp_path):
+    data = capture_bytes(BUSY)  # 3 MB: a cut half-way falls well after the first chunks
+    packed = gzip.compress(data)
+    expected = recorded_events(data)
+    for name, damaged in (("cut.rawman.gz", packed[: len(packed) // 2]),
+                          ("broken.rawman.gz", packed[:-8] + b"\0" * 8)):  # CRC, size spoilt
+        path = tmp_path / name
+        path.write_bytes(damaged)
+        with Simulator(port=0, replay=path, speed=float("inf")) as sim, \
+                AMIClient(sim.url, "hello", "world") as ami:
+            got = split_own_login(replayed(ami, sim.replay))
+            assert isinstance(sim.replay.error, RecordingError)
+            assert name in str(sim.replay.error)
+        assert [m.headers[3:] for m in got] == [m.headers[3:] for m in expected[:len(got)]]
+        assert len(got) < len(expected) or name.startswith("broken")
+    (tmp_path / "garbage.gz").write_bytes(b"\x1f\x8b" + b"\0" * 40)
+    with pytest.raises(RecordingError, match=r"garbage\.gz"):
+        Simulator(port=0, replay=tmp_path / "garbage.gz")
 
 
 def test_a_recording_damaged_mid_way_publishes_what_came_before(tmp_path, caplog):
@@ -311,3 +328,59 @@ def test_settings_that_cannot_be_are_refused():
     with pytest.raises(ReplayError, match="above 0 or max"):
         Simulator(port=0, replay=data, speed="fast")
     assert Simulator(port=0, replay=data, speed="5x").replay.speed == 5.0
+
+
+def test_a_recording_cannot_speak_for_the_server(tmp_path):
+    """A header value with a line break would read as a second message on the wire (a
+    forged reply): such an event is not replayed, and counted."""
+    forged = ["UserEvent", "x\r\n\r\nResponse: Success\r\nActionID: spoof\r\nMessage: injected"]
+    lines = [json.dumps({"headers": [["Event", "UserEvent"], ["Timestamp", "1000.0"], h]})
+             for h in (["UserEvent", "before"], forged, ["UserEvent", "after"])]
+    path = tmp_path / "forged.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with Simulator(port=0, tcp_port=0, replay=path, speed=float("inf")) as sim, \
+            AMIClient(sim.tcp_url, "hello", "world") as ami:
+        got = [m for m in replayed(ami, sim.replay) if m.name == "UserEvent"]
+        assert ami.ping()["Ping"] == "Pong"
+        assert sim.replay.refused == 1
+    assert [m["UserEvent"] for m in got] == ["before", "after"]
+
+
+def test_play_on_a_finished_replay_plays_it_again_once_asked(tmp_path):
+    data = amikit.sample_recording()
+    untimed = b"".join(line + b"\r\n" for line in data.split(b"\r\n")
+                       if not line.startswith(b"Timestamp: "))[:-2]
+    for source in (data, untimed):
+        with Simulator(port=0, replay=source, speed=float("inf")) as sim:
+            sim.replay.play()
+            assert sim.replay.wait(30)
+            sim.replay.play()
+            assert not sim.replay.finished  # play() has taken effect when it returns
+            assert sim.replay.wait(30)
+            assert sim.replay.published == 2 * 610
+
+
+def test_json_lines_with_only_received_at_have_an_end(tmp_path):
+    """``amikit record`` from an Asterisk without timestampevents: times are received_at."""
+    lines = [json.dumps({"headers": [["Event", "UserEvent"], ["UserEvent", f"n{n}"]],
+                         "received_at": 1000.0 + n}) for n in range(5)]
+    path = tmp_path / "received.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    replay = Simulator(port=0, replay=path).replay
+    assert replay.duration == 4.0
+    with pytest.raises(ReplayError, match="the recording runs"):
+        replay.seek(100)
+
+
+def test_times_that_are_no_numbers_are_no_times(tmp_path):
+    lines = [json.dumps({"headers": [["Event", "UserEvent"], ["Timestamp", stamp_text],
+                                     ["UserEvent", f"n{n}"]]})
+             for n, stamp_text in enumerate(["nan", "1000.0", "inf", "1001.0"])]
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with Simulator(port=0, replay=path, speed=50, timestamps="original") as sim, \
+            AMIClient(sim.url, "hello", "world") as ami:
+        assert sim.replay.start.timestamp() == 1000.0 and sim.replay.duration == 1.0
+        got = [m for m in replayed(ami, sim.replay, seconds=20) if m.name == "UserEvent"]
+    assert [m["UserEvent"] for m in got] == ["n0", "n1", "n2", "n3"]
+    assert repr(sim.replay)

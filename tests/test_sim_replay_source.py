@@ -92,7 +92,7 @@ def test_reading_again_from_any_resume_point_gives_the_rest(kind, monkeypatch):
     batches = list(recording.batches())
     assert len(batches) > 10
     everything = [r.event.headers for b in batches for r in b.events]
-    for batch in batches[:-1:3]:
+    for batch in batches[:-1:max(1, len(batches) // 5)]:
         rest = [r.event.headers for r in events_of(recording, batch.resume)]
         index = sum(len(b.events) for b in batches[:batches.index(batch) + 1])
         assert rest == everything[index:]

@@ -215,7 +215,6 @@ class Simulator:
             self.manager = Manager(self.config, self.bus, rng,
                                    backend=ReplayActions(self.replay.current_state))
             self.manager.on_subscribe.append(self.replay.on_login)
-            self.replay.attach(asyncio.get_running_loop(), self.bus)
         else:
             self.pbx = PBX(self.config, self.bus, dialplan=self.dialplan, speed=self.speed,
                            seed=self.seed)
@@ -237,6 +236,8 @@ class Simulator:
         except BaseException:
             self._server.close()  # the HTTP socket too, so a failed start leaves nothing bound
             raise
+        if self.replay is not None:  # once the ports are bound: a failed start leaves no task
+            self.replay.attach(asyncio.get_running_loop(), self.bus)
         self._reaper = asyncio.ensure_future(self._reap())
         self._spool_task = None
         if self.spool is not None:

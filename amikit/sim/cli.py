@@ -89,8 +89,11 @@ class CLI:
         for chan in channels:
             lines.append(f"{chan.name[:20]:<20} {chan.exten}@{chan.context}:{chan.priority:<6} "
                          f"{STATES.get(chan.state, ''):<7} {chan.appl}({chan.data})")
-        current, processed = self.pbx.call_counts()
-        return [*lines, f"{len(self.pbx.channels)} active channels", f"{current} active calls",
+        _channels, processed = self.pbx.call_counts()
+        # handle_chanlist: ast_active_calls(), the channels running the dialplan (04_lists
+        # 009: "16 active channels", "8 of 500 max active calls")
+        running = sum(1 for chan in channels if chan.in_pbx)
+        return [*lines, f"{len(self.pbx.channels)} active channels", f"{running} active calls",
                 f"{processed} calls processed"]
 
     def _user(self, name: str) -> list[str] | None:

@@ -56,6 +56,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from amikit.errors import AMIError
+from amikit.message import Message
 from amikit.sim.events import Event, EventBus
 from amikit.sim.manager import QUEUE_LIMIT
 from amikit.sim.perms import parse_privilege
@@ -232,6 +233,7 @@ class Replay:
         self.state = ReplayState()
         self._shown = self.state  # what the actions describe: never a state half rebuilt
         self.published = 0
+        self.refused = 0  # events not replayed: a header with a line break
         self.loops = 0
         self.error: BaseException | None = None
         self._playing = False
@@ -244,6 +246,7 @@ class Replay:
         # the recording time it stopped at in ``_held``
         self._clock: tuple[float, float] | None = None
         self._held: float | None = None
+        self._again = False  # play() on a finished replay: its shifted clock moves on
         self._played_wall = 0.0  # seconds spent playing (not paused), for the rate
         self._since: float | None = None
         self._checkpoints: list[tuple[float, int, ReplayState]] = []
@@ -361,9 +364,10 @@ class Replay:
                               f"{when(self.start_time or first)}")
         reached = threading.Event()
         self._control(lambda: self._seek(target, reached))
-        if self._playing and self._running() and not self._on_loop():
-            # the state is the PBX's at the target once this returns (a read from disk)
-            reached.wait(SEEK_WAIT)
+        if self._playing and self._running() and not self._on_loop() \
+                and not reached.wait(SEEK_WAIT):  # the state is the target's on return
+            log.warning("the replay had not reached %s after %s s; it goes on seeking",
+                        when(target), SEEK_WAIT)
 
     # -- on the loop -------------------------------------------------------------------------
     def attach(self, loop: asyncio.AbstractEventLoop, bus: EventBus) -> None:
@@ -466,8 +470,13 @@ class Replay:
             self._since = None
 
     def _begin_or_resume(self) -> None:
-        if self.finished and self._seek_to is None and self.start_time is not None:
-            self._seek_to = self.start_time  # play on a finished replay: again from the start
+        if self.finished and self._seek_to is None:
+            # play on a finished replay: again from the start (an untimed one from its first
+            # event), its clock going on as a loop's does
+            self._seek_to = self.start_time if self.start_time is not None else -math.inf
+            self._again = True
+        if self._seek_to is not None:
+            self._finished.clear()
         if self._paused and self._held is not None:
             self._clock = (time.monotonic(), self._held)  # on from where the pause stopped it
         self._held = None
@@ -491,6 +500,8 @@ class Replay:
 
     def _seek(self, target: float, reached: threading.Event) -> None:
         self._seek_to = target
+        if self._running():
+            self._finished.clear()  # a finished replay plays on from the target
         self._seekers.append(reached)
         self._wake()
 
@@ -524,6 +535,10 @@ class Replay:
             self._settle()
             skip_to = await self._next_seek()  # a seek after the end plays on from there
             self._finished.clear()
+            self.error = None
+            if self._again and self._offset is not None:
+                self._offset += (self._position or 0.0) - (self.start_time or 0.0) + 1.0
+            self._again = False
             if not self._paused:
                 self._since = time.monotonic()
 
@@ -585,7 +600,7 @@ class Replay:
                         self._clock = self._held = None
                     if at is not None and skip_to is not None and at < skip_to:
                         self.state.apply(recorded.event, at)
-                        self._position = at
+                        self._position = at if self._position is None else max(self._position, at)
                     else:
                         self._publish(recorded)
                 await asyncio.sleep(0)  # a chunk read: let the fronts answer before the next
@@ -614,8 +629,11 @@ class Replay:
                 await self._changed.wait()
                 continue
             if self._readers_behind():
+                waited = time.monotonic()
                 await asyncio.sleep(SLOW_READER_WAIT)
-                self._clock = None  # the time waited is not made up by rushing after
+                if self._clock is not None:  # the clock stood still meanwhile: the gap stays
+                    wall, recorded = self._clock
+                    self._clock = (wall + time.monotonic() - waited, recorded)
                 continue
             if math.isinf(self._speed) or at is None:
                 if not yielded and self.published % YIELD_EVERY == 0:
@@ -648,6 +666,15 @@ class Replay:
 
     def _publish(self, recorded: Recorded) -> None:
         message, at = recorded.event, recorded.at
+        if not _safe(message):
+            # a line break in a header would read as more messages on the wire: a recording
+            # must not speak for the server (no real capture has one)
+            self.refused += 1
+            if self.refused == 1:
+                log.warning("%s: event %s holds a line break in a header; such events are "
+                            "not replayed (counted in replay.refused)", self.recording.name,
+                            message.name)
+            return
         self.state.apply(message, at)
         self._shown = self.state
         if at is not None:
@@ -667,3 +694,9 @@ class Replay:
         assert self.bus is not None
         self.bus.deliver(Event(message.name or "", parse_privilege(message.get("Privilege")), headers))
         self.published += 1
+
+
+def _safe(message: Message) -> bool:
+    """No CR or LF in a header, no colon in a name: it renders as the one message it is."""
+    return not any("\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value
+                   for name, value in message.headers)

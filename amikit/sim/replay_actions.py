@@ -49,6 +49,29 @@ BUILTINS = {"CHANNEL": "Channel", "UNIQUEID": "Uniqueid", "EXTEN": "Exten", "CON
             "CHANNEL(linkedid)": "Linkedid", "CHANNEL(state)": "ChannelStateDesc"}
 
 
+_BUILTINS = {name.upper(): header for name, header in BUILTINS.items()}
+
+
+def variable_value(chan: SeenChannel, variable: str) -> str | None:
+    """A channel variable as the recorded events know it: a built-in from the snapshot
+    (names without case), else its last VarSet ("" when never set, as ``action_getvar``
+    answers an unset one); None for a dialplan function, which reads the live channel.
+
+        >>> chan = SeenChannel("1.1", None, [("Channel", "PJSIP/A-1"), ("Uniqueid", "1.1")],
+        ...                    variables={"FOO": "bar"})
+        >>> variable_value(chan, "uniqueid"), variable_value(chan, "FOO"), variable_value(chan, "X")
+        ('1.1', 'bar', '')
+        >>> variable_value(chan, "SHELL(id)") is None
+        True
+    """
+    builtin = _BUILTINS.get(variable.upper())
+    if builtin is not None:
+        return chan.get(builtin)
+    if "(" in variable:
+        return None
+    return chan.variables.get(variable, "")
+
+
 def refusal(action: str) -> str:
     """The Message of a refused action.
 
@@ -107,11 +130,13 @@ class ReplayActions:
         items = []
         for chan in chans:
             names = status_variables(msg, chan.variables)
+            values = [(var, variable_value(chan, var)) for var in names]
             items.append(status_item(
                 chan.snapshot, connected=(chan.get("ConnectedLineNum"), chan.get("ConnectedLineName")),
                 bridge_id=chan.bridge, application=chan.application, data=chan.data,
                 seconds=self.state.seconds(chan),
-                variables=[(var, chan.variables.get(var)) for var in names], action_id=action_id))
+                # action_status writes an unset one as (null)
+                variables=[(var, value or None) for var, value in values], action_id=action_id))
         return [*list_reply(action_id, "Channel status will follow", items, "StatusComplete",
                           [("Items", str(len(items)))])]
 
@@ -183,10 +208,7 @@ class ReplayActions:
         chan = self.state.find(name)
         if chan is None:
             return [error(action_id, "No such channel")]
-        if variable in BUILTINS:  # pbx_builtin_getvar_helper's channel fields: the snapshot's
-            value = chan.get(BUILTINS[variable])
-        elif "(" in variable:  # a dialplan function reads the live channel: not in events
+        value = variable_value(chan, variable)
+        if value is None:  # a dialplan function reads the live channel: not in events
             return [error(action_id, _unknown(f"Getvar of {variable}"))]
-        else:  # a variable: its last VarSet, else unset (action_getvar answers it empty)
-            value = chan.variables.get(variable, "")
         return [response("Success", action_id, [("Variable", variable), ("Value", value)])]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import math
 import os
 import pathlib
 import re
@@ -47,7 +48,6 @@ _END_DOC = b"</ajax-response>"
 _TIMESTAMPS = {
     "rawman": re.compile(rb"(?im)^timestamp: *([0-9]+(?:\.[0-9]+)?)"),
     "mxml": re.compile(rb"timestamp='([0-9]+(?:\.[0-9]+)?)'"),
-    "jsonl": re.compile(rb'\["Timestamp", *"([0-9]+(?:\.[0-9]+)?)"\]'),
 }
 
 
@@ -71,13 +71,19 @@ class Batch(NamedTuple):
 
 
 def _time_of(message: Message) -> float | None:
+    """Its ``Timestamp``, else when amikit received it; a time that is no number or not
+    finite (``nan``, ``inf``) is none."""
     text = message.get("Timestamp")
     if text is not None:
         try:
-            return float(text)
+            at = float(text)
         except ValueError:
             pass
-    return message.received_at
+        else:
+            if math.isfinite(at):
+                return at
+    received = message.received_at
+    return received if received is not None and math.isfinite(received) else None
 
 
 class Recording:
@@ -88,8 +94,8 @@ class Recording:
 
     Raises :class:`RecordingError` for a file that is missing, empty or not a recording.
     ``first_time`` and ``last_time`` are the first and last event times (``last_time`` read
-    from the file's last megabyte, so opening costs no full read); ``kind`` is ``rawman``,
-    ``mxml``, ``jsonl`` or ``html``.
+    from the file's tail, so opening costs no full read, except of a gzip-compressed file);
+    ``kind`` is ``rawman``, ``mxml``, ``jsonl`` or ``html``.
     """
 
     def __init__(self, source: str | os.PathLike[str] | bytes) -> None:
@@ -177,21 +183,26 @@ class Recording:
                 yield raw
 
     def _last_time(self) -> float | None:
-        """The last event time, from the file's tail (the whole file when compressed)."""
-        pattern = _TIMESTAMPS.get(self.kind or "")
-        if pattern is None:
-            return None
+        """The last event time, from the file's tail (the whole file when compressed; a cut
+        gzip gives the tail it has, and the replay stops where the cut is)."""
+        tail = b""
         with self._reading("its end"), self._open() as f:
             if self.compressed:
-                tail = b""
-                while chunk := f.read(CHUNK):
-                    tail = (tail + chunk)[-2 * CHUNK:]
+                try:
+                    while chunk := f.read(CHUNK):
+                        tail = (tail + chunk)[-2 * CHUNK:]
+                except (EOFError, OSError, zlib.error):
+                    pass
             else:
                 f.seek(0, io.SEEK_END)
                 f.seek(max(0, f.tell() - CHUNK))
                 tail = f.read()
-        found = pattern.findall(tail)
-        return float(found[-1]) if found else None
+        if self.kind == "jsonl":
+            return _last_json_time(tail)
+        pattern = _TIMESTAMPS.get(self.kind or "")
+        found = pattern.findall(tail) if pattern is not None else []
+        finite = [t for t in map(float, found) if math.isfinite(t)]
+        return finite[-1] if finite else None
 
     def batches(self, start: int = 0) -> Generator[Batch, None, None]:
         """The events from byte ``start`` on (0, or a ``Batch.resume`` seen before), in order.
@@ -231,6 +242,20 @@ def _list_item(message: Message, lists: set[str]) -> bool:
     if (message.get("EventList") or "").lower() == "complete":
         lists.discard(action_id)
     return True
+
+
+def _last_json_time(tail: bytes) -> float | None:
+    """The time of the last JSON Lines record in ``tail`` that has one (its Timestamp, else
+    its received_at: ``amikit record`` from an Asterisk without timestampevents)."""
+    for line in reversed(tail.split(b"\n")[1:]):  # the first piece may be cut
+        if line.strip():
+            try:
+                at = _time_of(record_message(line, 0))
+            except ProtocolError:
+                continue
+            if at is not None:
+                return at
+    return None
 
 
 def _kind(head: bytes) -> str | None:

@@ -59,6 +59,7 @@ class SeenChannel:
     data: str = ""
     bridge: str = ""
     variables: dict[str, str] = field(default_factory=dict)
+    ran_dialplan: bool = False  # a Newexten seen (counted once in ReplayState.dialplan_runs)
 
     @property
     def name(self) -> str:
@@ -95,14 +96,14 @@ class ReplayState:
         self.bridges: dict[str, SeenBridge] = {}
         self.queues: dict[str, SeenQueue] = {}
         self.now: float | None = None
-        self.dialplan_runs: set[str] = set()  # Uniqueids seen with a Newexten
+        self.dialplan_runs = 0  # channels seen with a Newexten
 
     def call_counts(self) -> tuple[int, int]:
         """(current calls, calls processed), as CoreStatus reports them
         (``action_corestatus``): the channels alive (``ast_active_channels``), and the
         channels seen running the dialplan since the recording began (the nearest the
         events come to ``ast_processed_calls``, which counts dialplan runs since start-up)."""
-        return len(self.channels), len(self.dialplan_runs)
+        return len(self.channels), self.dialplan_runs
 
     def find(self, name: str) -> SeenChannel | None:
         """The live channel of that name or Uniqueid (``ast_channel_get_by_name``)."""
@@ -142,7 +143,9 @@ class ReplayState:
             chan.since = at
         chan.snapshot = [(n, v) for n, v in event.headers if n.lower() in _SNAPSHOT]
         if name == "newexten":
-            self.dialplan_runs.add(uniqueid)
+            if not chan.ran_dialplan:
+                chan.ran_dialplan = True
+                self.dialplan_runs += 1
             chan.application = event.get("Application", "")
             chan.data = event.get("AppData", "")
         elif name == "varset":

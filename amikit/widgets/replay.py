@@ -146,8 +146,11 @@ class ReplayControl(w.VBox):
             self._show_speed(speed)
             self._show_button(playing=playing, finished=replay.finished)
             when = replay.position or replay.start
+            # a recording without Timestamps has no time to show (it plays in order)
+            clock = f"{when:%H:%M:%S} UTC" if when is not None else "no times recorded"
+            self.position.disabled = when is None
             # Replay.rate counts playing time only: it holds still while paused
-            self.label.value = (f"{when:%H:%M:%S} UTC · {replay.published:,} events published, "
+            self.label.value = (f"{clock} · {replay.published:,} events published, "
                                 f"{replay.rate:,.0f} events/s so far · {self._state(playing, speed)}"
                                 + (f" · {self._note}" if self._note else ""))
 

@@ -377,7 +377,7 @@ def _lab(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="amikit", description="Explore the Asterisk Manager Interface over HTTP.")
+        prog="amikit", description="Explore the Asterisk Manager Interface (over HTTP or TCP).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     decode = sub.add_parser("decode", help="print a recorded AMI body or stream")

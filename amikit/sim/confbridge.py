@@ -42,6 +42,7 @@ from amikit.sim.confbridge_profiles import (
 )
 from amikit.sim.dialplan import split_args
 from amikit.sim.replies import Pairs, yes_no
+from amikit.sim.waiting import wait_at_most
 
 if TYPE_CHECKING:
     from amikit.sim.pbx import PBX
@@ -262,9 +263,7 @@ class Conferences:
         timeout = user.profile.timeout
         try:
             if timeout:
-                try:
-                    await asyncio.wait_for(departing.wait(), timeout / self.pbx.speed)
-                except TimeoutError:
+                if not await wait_at_most(departing, timeout / self.pbx.speed):
                     self.pbx.varset(chan, "CONFBRIDGE_RESULT", "TIMEOUT")
             else:
                 await departing.wait()

@@ -62,6 +62,7 @@ from amikit.sim.manager import QUEUE_LIMIT
 from amikit.sim.perms import parse_privilege
 from amikit.sim.replay_source import Recorded, Recording
 from amikit.sim.replay_state import ReplayState
+from amikit.sim.waiting import wait_at_most
 
 __all__ = ["Replay", "ReplayError", "Timestamps", "recording_time"]
 
@@ -384,9 +385,10 @@ class Replay:
     async def detach(self) -> None:
         """End the playback task (the simulator is closing): the file is closed, ``wait()``
         and pending seeks return."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        task = self._task
+        while task is not None and not task.done():  # a cancel may be swallowed: ask again
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
         self._stop_clock()
         self._playing = False
         self._seek_to = None
@@ -649,9 +651,7 @@ class Replay:
             if delay <= 0:
                 return None
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=delay)
-            except TimeoutError:
+            if not await wait_at_most(self._changed, delay):
                 return None
 
     def _readers_behind(self) -> bool:

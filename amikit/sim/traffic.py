@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Literal
 from amikit.errors import AMIError
 from amikit.sim.events import Event
 from amikit.sim.pbx_actions import hangup_channel
+from amikit.sim.waiting import wait_at_most
 
 if TYPE_CHECKING:
     from amikit.sim.channel import Channel
@@ -277,8 +278,7 @@ class Traffic:
             for arrival in self._plan:
                 delay = start + arrival.at / self.pbx.speed - loop.time()
                 if not self._stopping and delay > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), delay)
+                    await wait_at_most(self._wake, delay)
                 if self._stopping:
                     break
                 task = self.pbx.spawn(self._call(next(self._numbers), arrival))
@@ -339,8 +339,7 @@ class Traffic:
                 # else not in the queue yet (its extension still answering): woken as it joins
             wake.clear()
             timeout = None if give_up is None else give_up - loop.time()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+            await wait_at_most(wake, timeout)
 
 
 def _queued(chan: Channel) -> Channel:

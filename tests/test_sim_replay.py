@@ -476,9 +476,10 @@ def test_held_before_the_start_and_played_again_after_a_restart():
         assert_same_events(split_own_login(replayed(ami, sim.replay)), expected)
 
 
-def test_a_slow_reader_holds_the_replay_back_instead_of_losing_events(monkeypatch):
-    """At unlimited speed the busy capture's 7,542 events would overrun a queue of 1,000
-    while the client sleeps; the replay waits for it instead, and nothing is dropped."""
+@pytest.fixture
+def small_queues(monkeypatch):
+    """Session queues of 1,000 events, the replay waiting for a reader at 500 unread: the
+    busy capture's 7,542 events at unlimited speed would overrun them."""
     from amikit.sim import events, replay
 
     monkeypatch.setattr(replay, "READER_LAG", 500)
@@ -488,6 +489,10 @@ def test_a_slow_reader_holds_the_replay_back_instead_of_losing_events(monkeypatc
         original(self, 1000, wake, owner)
 
     monkeypatch.setattr(events.EventQueue, "__init__", small)
+
+
+def test_a_slow_reader_holds_the_replay_back_instead_of_losing_events(small_queues):
+    """The client sleeps while events pour out; the replay waits for it, nothing dropped."""
     data = capture_bytes(BUSY)
     with Simulator(port=0, replay=data, speed=float("inf")) as sim, \
             AMIClient(sim.url, "hello", "world") as ami:

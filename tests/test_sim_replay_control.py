@@ -26,7 +26,15 @@ from amikit.sim import replay_source
 from amikit.sim.replay import ReplayError
 from amikit.sim.replay_source import RecordingError
 from tests.conftest import capture_bytes, wait_until
-from tests.test_sim_replay import BUSY, alive_at, recorded_events, replayed, split_own_login, stamp
+from tests.test_sim_replay import (  # noqa: F401 - small_queues is a fixture
+    BUSY,
+    alive_at,
+    recorded_events,
+    replayed,
+    small_queues,
+    split_own_login,
+    stamp,
+)
 
 
 def gaps_file(tmp_path, seconds: list[float]) -> bytes:
@@ -215,17 +223,9 @@ def test_a_tcp_sessions_list_replies_are_not_replayed():
     assert not [m for m in got if m.name in ("CoreShowChannel", "CoreShowChannelsComplete")]
 
 
+@pytest.mark.usefixtures("small_queues")
 def test_a_session_that_stopped_reading_does_not_hold_the_replay(monkeypatch):
-    from amikit.sim import events
-
-    monkeypatch.setattr(replay_module, "READER_LAG", 500)
     monkeypatch.setattr(replay_module, "READER_PATIENCE", 0.5)
-    original = events.EventQueue.__init__
-
-    def small(self, limit, wake, owner="a session"):
-        original(self, 1000, wake, owner)
-
-    monkeypatch.setattr(events.EventQueue, "__init__", small)
     data = capture_bytes(BUSY)
     sim = Simulator(port=0, replay=data, speed=float("inf"))
     sim.replay.pause()  # both logged in before the first event

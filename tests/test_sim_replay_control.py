@@ -171,7 +171,6 @@ def test_backward_seeks_mid_playback_rebuild_the_state_through_checkpoints(busy_
 def test_a_seek_while_events_pour_out_returns_with_the_state_there(busy_frame):
     """At 50x the five minutes take six seconds: each seek lands mid-flow, forward and back."""
     data = capture_bytes(BUSY)
-    start = busy_frame["Timestamp"].iloc[0].timestamp()
     with Simulator(port=0, replay=data, speed=50) as sim:
         sim.replay.play()
         for target in (100.0, 240.0, 60.0):
@@ -184,7 +183,6 @@ def test_a_seek_while_events_pour_out_returns_with_the_state_there(busy_frame):
                 assert channels_then(ami) == sorted(
                     alive_at(busy_frame, reached)["Uniqueid"].astype(str))
             sim.replay.resume()
-    assert start > 0
 
 
 # -- what a replay answers ------------------------------------------------------------------
